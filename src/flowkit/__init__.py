@@ -1,0 +1,55 @@
+"""flowkit: typed, modular flow matching for PyTorch.
+
+Time runs from ``t = 0`` (noise) to ``t = 1`` (data). The four interfaces,
+[`ProbabilityPath`][flowkit.ProbabilityPath], [`VectorField`][flowkit.VectorField],
+[`Solver`][flowkit.Solver] and [`Objective`][flowkit.Objective], are filled by
+plugins; [`build`][flowkit.build] composes them into a [`Flow`][flowkit.Flow].
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import errors as errors
+from ._types import PerSample as PerSample
+from ._types import Scalar as Scalar
+from ._types import State as State
+from ._types import Times as Times
+from .field import MarginalField as MarginalField
+from .field import MLPField as MLPField
+from .field import VectorField as VectorField
+from .field import as_field as as_field
+from .objective import Objective as Objective
+from .path import PathSample as PathSample
+from .path import ProbabilityPath as ProbabilityPath
+from .solver import Solution as Solution
+from .solver import Solver as Solver
+from .plugin import available as available  # noqa: I001  (after the interfaces it checks against)
+from .plugin import hookimpl as hookimpl
+from .flow import Flow as Flow
+from .builder import build as build
+
+try:
+    __version__ = version("flowkit")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Flow",
+    "MLPField",
+    "MarginalField",
+    "Objective",
+    "PathSample",
+    "PerSample",
+    "ProbabilityPath",
+    "Scalar",
+    "Solution",
+    "Solver",
+    "State",
+    "Times",
+    "VectorField",
+    "__version__",
+    "as_field",
+    "available",
+    "build",
+    "errors",
+    "hookimpl",
+]

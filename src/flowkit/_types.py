@@ -1,0 +1,30 @@
+"""Shape vocabulary shared by every interface.
+
+A *state* is a batch of points: vectors ``(batch, d)`` or images
+``(batch, C, H, W)``; ``*dims`` stands for whatever follows the batch axis.
+A batch of times is one time per sample. Time runs from ``t = 0`` (noise)
+to ``t = 1`` (data).
+"""
+
+from jaxtyping import Float
+from torch import Tensor
+
+State = Float[Tensor, "batch *dims"]
+"""A batch of points, ``(batch, *dims)``."""
+
+Times = Float[Tensor, " batch"]
+"""One time in ``[0, 1]`` per sample, ``(batch,)``."""
+
+Scalar = Float[Tensor, ""]
+"""A 0-d tensor (a loss, a single time)."""
+
+PerSample = Float[Tensor, " batch"]
+"""One number per sample, such as a log-density, ``(batch,)``."""
+
+Trajectory = Float[Tensor, "time batch *dims"]
+"""States at several times stacked on a leading axis, ``(time, batch, *dims)``."""
+
+TimeGrid = Float[Tensor, " time"]
+"""Increasing or decreasing times at which a trajectory is reported."""
+
+__all__ = ["PerSample", "Scalar", "State", "TimeGrid", "Times", "Trajectory"]

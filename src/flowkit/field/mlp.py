@@ -1,0 +1,46 @@
+"""The default network for vector data: an MLP on ``concat(x, t)``."""
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .base import VectorField
+
+
+class MLPField(VectorField):
+    """A multilayer perceptron ``v_t(x) = MLP([x, t])`` for vector data ``(batch, dim)``.
+
+    ``depth`` hidden layers of width ``width`` with SiLU activations; time
+    enters as one extra input feature.
+
+    Args:
+        dim: data dimension ``d``.
+        width: hidden width.
+        depth: number of hidden layers.
+
+    Example:
+        >>> import torch
+        >>> from flowkit import MLPField
+        >>> MLPField(dim=2)(torch.rand(5), torch.randn(5, 2)).shape
+        torch.Size([5, 2])
+    """
+
+    def __init__(self, dim: int, width: int = 256, depth: int = 4) -> None:
+        super().__init__()
+        for name, value in (("dim", dim), ("width", width), ("depth", depth)):
+            if not (isinstance(value, int) and value > 0):
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        self.dim = dim
+        layers: list[nn.Module] = []
+        fan_in = dim + 1
+        for _ in range(depth):
+            layers += [nn.Linear(fan_in, width), nn.SiLU()]
+            fan_in = width
+        layers.append(nn.Linear(fan_in, dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, t: Tensor, x: Tensor, **cond: Any) -> Tensor:
+        if cond:
+            raise TypeError(f"MLPField takes no conditioning; got {', '.join(cond)}")
+        return self.net(torch.cat([x, t.to(x.dtype).unsqueeze(-1)], dim=-1))

@@ -1,0 +1,133 @@
+"""``Flow``: a vector field together with the path, solver and objective that train and run it."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .field.base import VectorField
+from .objective.base import Objective
+from .path.base import ProbabilityPath
+from .plugin import get_registry
+from .solver.base import Field, Solution, Solver
+
+
+class Flow(nn.Module):
+    """A flow-matching model: a field ``v_t(x; theta)`` with its path, solver and objective.
+
+    Usually made by [`flowkit.build`][flowkit.build]. Calling the module
+    (``flow(x1)``) returns the training loss, so ``DistributedDataParallel``
+    can wrap it as it is.
+
+    Attributes:
+        field: the trainable vector field.
+        path: the conditional probability path.
+        solver: the default ODE solver for sampling and likelihoods.
+        objective: the training objective.
+        event_shape: the shape of one sample, when known (needed by ``sample(n)``).
+        nfe: field evaluations spent by the last solve (``None`` before any).
+        last_solution: the last [`Solution`][flowkit.Solution] (final state, NFE, steps).
+    """
+
+    def __init__(
+        self,
+        field: VectorField,
+        path: ProbabilityPath,
+        solver: Solver,
+        objective: Objective,
+        event_shape: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.field = field
+        self.path = path
+        self.solver = solver
+        self.objective = objective
+        self.event_shape = None if event_shape is None else tuple(event_shape)
+        self.last_solution: Solution | None = None
+
+    @property
+    def nfe(self) -> int | None:
+        """Field evaluations of the last solve."""
+        return None if self.last_solution is None else self.last_solution.nfe
+
+    # -- training -------------------------------------------------------------------------------
+    def loss(self, x1: Tensor, x0: Tensor | None = None, **cond: Any) -> Tensor:
+        """The objective's scalar loss on a data batch ``x1 (batch, *dims)``; ``cond`` reaches the field."""
+        return self.objective(self.field, self.path, x1, x0, **cond)
+
+    def forward(self, x1: Tensor, x0: Tensor | None = None, **cond: Any) -> Tensor:
+        """Same as [`loss`][flowkit.Flow.loss]."""
+        return self.loss(x1, x0, **cond)
+
+    # -- sampling -------------------------------------------------------------------------------
+    def _field_fn(self, cond: dict[str, Any]) -> Field:
+        field = self.field
+        return field if not cond else (lambda t, x: field(t, x, **cond))
+
+    def _solver(self, solver: str | Solver | None, options: dict[str, Any] | None) -> Solver:
+        if solver is None:
+            if options:
+                raise TypeError("solver_options need a solver name; pass solver=... as well")
+            return self.solver
+        return get_registry().create("solver", solver, options)
+
+    def source(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` draws from the source ``p_0`` of shape ``(n, *event_shape)`` on the field's device."""
+        if self.event_shape is None:
+            raise ValueError("this Flow has no event_shape; pass x0 instead of a count, or build with dim=/shape=")
+        ref = next(self.field.parameters(), None)
+        device = ref.device if ref is not None else None
+        dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.get_default_dtype()
+        return self.path.sample_source((n, *self.event_shape), device=device, dtype=dtype, generator=generator)
+
+    def solve(
+        self,
+        x: Tensor,
+        t0: float = 0.0,
+        t1: float = 1.0,
+        t_eval: Sequence[float] | Tensor | None = None,
+        *,
+        solver: str | Solver | None = None,
+        solver_options: dict[str, Any] | None = None,
+        **cond: Any,
+    ) -> Solution:
+        """Integrate the learned field from ``x`` at ``t0`` to ``t1`` (no gradients).
+
+        Returns the full [`Solution`][flowkit.Solution]: final state, the
+        trajectory at ``t_eval`` if requested, NFE and step counts.
+        """
+        with torch.no_grad():
+            sol = self._solver(solver, solver_options).solve(self._field_fn(cond), x, t0, t1, t_eval)
+        self.last_solution = sol
+        return sol
+
+    def sample(
+        self,
+        x0: Tensor | int,
+        *,
+        solver: str | Solver | None = None,
+        solver_options: dict[str, Any] | None = None,
+        generator: torch.Generator | None = None,
+        **cond: Any,
+    ) -> Tensor:
+        """Samples: integrate from noise (``t = 0``) to data (``t = 1``).
+
+        Args:
+            x0: source samples ``(batch, *dims)``, or a count ``n`` to draw them.
+            solver: a registered name or instance to use instead of the default.
+            solver_options: options for a named ``solver``, e.g. ``{"steps": 20}``.
+            generator: random generator for drawing ``x0`` from a count.
+            **cond: conditioning passed to the field.
+
+        Returns:
+            ``x1`` of ``x0``'s shape. NFE and steps are in ``flow.last_solution``.
+        """
+        if isinstance(x0, int):
+            if x0 <= 0:
+                raise ValueError(f"the number of samples must be positive; got {x0}")
+            x0 = self.source(x0, generator)
+        return self.solve(x0, 0.0, 1.0, solver=solver, solver_options=solver_options, **cond).x
+
+    def extra_repr(self) -> str:
+        return f"path={self.path!r}, solver={self.solver!r}, objective={self.objective!r}"

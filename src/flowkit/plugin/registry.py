@@ -1,0 +1,165 @@
+"""The registry: names of paths, solvers and objectives, each with the plugin that gave it."""
+
+import difflib
+import inspect
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import DuplicateNameError, OptionError, PluginError, UnknownNameError
+from ..objective.base import Objective
+from ..path.base import ProbabilityPath
+from ..solver.base import Solver
+
+Kind = Literal["path", "solver", "objective"]
+INTERFACES: dict[str, type] = {"path": ProbabilityPath, "solver": Solver, "objective": Objective}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a registration came from."""
+
+    plugin: str
+    """The plugin's name in the manager (its module, for entry-point plugins)."""
+    distribution: str | None = None
+    """The installed distribution that declared the entry point, if any."""
+    version: str | None = None
+    """That distribution's version."""
+
+    def __str__(self) -> str:
+        if self.distribution is None:
+            return self.plugin
+        return f"{self.distribution} {self.version or ''} ({self.plugin})".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered name."""
+
+    kind: str
+    name: str
+    cls: type
+    source: Source
+
+
+class Registry:
+    """Names of every registered path, solver and objective.
+
+    Plugins receive this object in their ``flowkit_register`` hook and call
+    ``add_path``, ``add_solver`` or ``add_objective``. Users look names up
+    through [`flowkit.build`][flowkit.build] or [`flowkit.available`][flowkit.available].
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._source: Source | None = None
+
+    # -- registration (called by plugins) -------------------------------------------------------
+    def add_path(self, name: str, cls: type[ProbabilityPath]) -> None:
+        """Register a [`ProbabilityPath`][flowkit.ProbabilityPath] subclass under ``name``."""
+        self._add("path", name, cls)
+
+    def add_solver(self, name: str, cls: type[Solver]) -> None:
+        """Register a [`Solver`][flowkit.Solver] subclass under ``name``."""
+        self._add("solver", name, cls)
+
+    def add_objective(self, name: str, cls: type[Objective]) -> None:
+        """Register an [`Objective`][flowkit.Objective] subclass under ``name``."""
+        self._add("objective", name, cls)
+
+    def _add(self, kind: str, name: str, cls: type) -> None:
+        source = self._source or Source(plugin="<direct>")
+        interface = INTERFACES[kind]
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"{source}: a {kind} name must be a non-empty string; got {name!r}")
+        if not (isinstance(cls, type) and issubclass(cls, interface)):
+            raise PluginError(
+                f"{source}: {kind} {name!r} must be a subclass of flowkit.{interface.__name__}; got {cls!r}"
+            )
+        if inspect.isabstract(cls):
+            missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+            raise PluginError(f"{source}: {kind} {name!r} ({cls.__qualname__}) leaves abstract: {missing}")
+        previous = self._entries.get((kind, name))
+        if previous is not None:
+            raise DuplicateNameError(
+                f"{kind} {name!r} is registered twice: by {previous.source} and by {source}; "
+                "uninstall one, or block one with FLOWKIT_BLOCK_PLUGINS"
+            )
+        self._entries[(kind, name)] = Entry(kind=kind, name=name, cls=cls, source=source)
+
+    @contextmanager
+    def _registering_as(self, source: Source) -> Iterator[None]:
+        before = set(self._entries)
+        self._source = source
+        try:
+            yield
+        except BaseException:
+            # A failing plugin leaves nothing half-registered behind.
+            for key in set(self._entries) - before:
+                del self._entries[key]
+            raise
+        finally:
+            self._source = None
+
+    # -- look-up --------------------------------------------------------------------------------
+    def names(self, kind: Kind) -> list[str]:
+        """Sorted names registered for ``kind``."""
+        return sorted(name for (k, name) in self._entries if k == kind)
+
+    def entries(self) -> list[Entry]:
+        """Every registration, sorted by kind then name."""
+        return sorted(self._entries.values(), key=lambda e: (e.kind, e.name))
+
+    def get(self, kind: Kind, name: str) -> Entry:
+        """The entry for ``name``; an unknown name raises with the alternatives and the closest one."""
+        if kind not in INTERFACES:
+            raise ValueError(f"kind must be one of {sorted(INTERFACES)}; got {kind!r}")
+        try:
+            return self._entries[(kind, name)]
+        except KeyError:
+            known = self.names(kind)
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownNameError(
+                f"unknown {kind} {name!r}; available: {', '.join(known) or 'none'}.{hint}"
+            ) from None
+
+    def create(self, kind: Kind, spec: Any, options: Mapping[str, Any] | None = None) -> Any:
+        """Instantiate ``spec`` (a registered name or an instance) with ``options``.
+
+        Options are checked against the constructor before it runs, so a typo
+        names itself and the accepted options instead of failing deep inside.
+        """
+        interface = INTERFACES[kind]
+        options = dict(options or {})
+        if isinstance(spec, interface):
+            if options:
+                raise OptionError(
+                    f"{kind}_options were given ({', '.join(options)}) with a {kind} instance; "
+                    f"pass options to its constructor instead"
+                )
+            return spec
+        if not isinstance(spec, str):
+            raise TypeError(
+                f"{kind} must be a registered name or a flowkit.{interface.__name__} instance; "
+                f"got {type(spec).__name__}"
+            )
+        cls = self.get(kind, spec).cls
+        check_options(cls, options, f"{kind} {spec!r}")
+        return cls(**options)
+
+
+def check_options(cls: type, options: Mapping[str, Any], what: str) -> None:
+    """Raise ``OptionError`` for any option ``cls.__init__`` does not accept."""
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for key in options:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise OptionError(
+                f"unknown option {key!r} for {what}; accepted: {', '.join(accepted) or 'none'}.{hint}"
+            )

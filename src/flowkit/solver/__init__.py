@@ -1,0 +1,10 @@
+"""ODE solvers: the interface in ``base``, one method per module."""
+
+from .base import Solution as Solution
+from .base import Solver as Solver
+from .dopri5 import Dopri5 as Dopri5
+from .euler import Euler as Euler
+from .fixed import FixedStepSolver as FixedStepSolver
+from .rk4 import RK4 as RK4
+
+__all__ = ["RK4", "Dopri5", "Euler", "FixedStepSolver", "Solution", "Solver"]

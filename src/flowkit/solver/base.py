@@ -1,0 +1,143 @@
+"""The solver interface: integrate ``dx/dt = v_t(x)`` over a time interval."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from .._checks import shape_checked
+from .._types import State
+
+Field = Callable[[Tensor, Tensor], Tensor]
+"""``(t, x) -> dx/dt`` with ``t`` a batch of times ``(batch,)`` and ``x`` a state ``(batch, *dims)``."""
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The result of one solve.
+
+    Attributes:
+        x: the state at the final time ``t1``, ``(batch, *dims)``.
+        ts: the times at which ``xs`` is reported, ``(time,)``; ``None`` when no
+            trajectory was requested.
+        xs: the trajectory at ``ts``, ``(time, batch, *dims)``, or ``None``.
+        nfe: number of evaluations of the field spent by this solve.
+        n_accepted: steps taken (for adaptive solvers, accepted steps).
+        n_rejected: steps an adaptive solver rejected; 0 for fixed-step solvers.
+    """
+
+    x: Tensor
+    ts: Tensor | None
+    xs: Tensor | None
+    nfe: int
+    n_accepted: int
+    n_rejected: int
+
+
+class CountingField:
+    """Wraps a field and counts its evaluations (a Python integer: no device sync)."""
+
+    __slots__ = ("field", "nfe")
+
+    def __init__(self, field: Field) -> None:
+        self.field = field
+        self.nfe = 0
+
+    def __call__(self, t: Tensor, x: Tensor) -> Tensor:
+        self.nfe += 1
+        return self.field(t, x)
+
+
+class Solver(ABC):
+    r"""Integrates the ODE ``dx/dt = v_t(x)`` from ``t0`` to ``t1``.
+
+    Either direction is allowed: ``t0 = 0, t1 = 1`` samples (noise to data),
+    ``t0 = 1, t1 = 0`` inverts (data to noise, as likelihoods need). The field
+    is called as ``field(t, x)`` with ``t`` a batch of equal times ``(batch,)``.
+
+    Attributes:
+        order: the order of accuracy of the method (global error ``O(h^order)``).
+        adaptive: whether the method chooses its own step sizes.
+    """
+
+    order: ClassVar[int]
+    adaptive: ClassVar[bool] = False
+
+    @abstractmethod
+    def integrate(self, field: Field, x0: Tensor, times: Tensor) -> tuple[list[Tensor], int, int]:
+        """Integrate from ``times[0]`` through each later entry of ``times``.
+
+        The unchecked core that subclasses implement. ``times`` is a 1-D,
+        strictly monotone, float64 tensor **on the CPU** with at least two
+        entries, so a solver can plan its grid on the host without waiting
+        on the device.
+
+        Returns:
+            ``(states, n_accepted, n_rejected)`` with ``states[i]`` the state
+            at ``times[i + 1]``.
+        """
+
+    @shape_checked
+    def solve(
+        self,
+        field: Field,
+        x0: State,
+        t0: float = 0.0,
+        t1: float = 1.0,
+        t_eval: Sequence[float] | Tensor | None = None,
+    ) -> Solution:
+        """Integrate ``field`` from ``x0`` at ``t0`` to ``t1``.
+
+        Args:
+            field: ``(t, x) -> dx/dt``; ``t`` has shape ``(batch,)``.
+            x0: the state at ``t0``, ``(batch, *dims)``.
+            t0: start time.
+            t1: end time; ``t1 < t0`` integrates backwards.
+            t_eval: times at which to report the trajectory, strictly monotone
+                from ``t0`` toward ``t1`` and within that interval; ``None``
+                reports only the final state.
+
+        Returns:
+            A [`Solution`][flowkit.Solution] with the final state, the optional
+            trajectory, and the NFE and step counts of this solve.
+        """
+        t0, t1 = float(t0), float(t1)
+        if t0 == t1:
+            raise ValueError(f"t0 and t1 must differ; got t0 = t1 = {t0}")
+        requested = None if t_eval is None else _check_eval_times(t_eval, t0, t1)
+        grid = [t0, t1] if requested is None else sorted(
+            {t0, t1, *requested.tolist()}, reverse=t1 < t0
+        )
+        counter = CountingField(field)
+        states, n_accepted, n_rejected = self.integrate(
+            counter, x0, torch.tensor(grid, dtype=torch.float64)
+        )
+        if requested is None:
+            return Solution(states[-1], None, None, counter.nfe, n_accepted, n_rejected)
+        at = {t: x for t, x in zip(grid, [x0, *states])}
+        xs = torch.stack([at[t] for t in requested.tolist()])
+        ts = requested.to(dtype=x0.dtype, device=x0.device)
+        return Solution(states[-1], ts, xs, counter.nfe, n_accepted, n_rejected)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({fields})"
+
+
+def _check_eval_times(t_eval: Sequence[float] | Tensor, t0: float, t1: float) -> Tensor:
+    req = torch.as_tensor(t_eval, dtype=torch.float64).detach().cpu().flatten()
+    if req.numel() == 0:
+        raise ValueError("t_eval must hold at least one time")
+    lo, hi = min(t0, t1), max(t0, t1)
+    if float(req.min()) < lo or float(req.max()) > hi:
+        raise ValueError(
+            f"t_eval must lie within [{lo}, {hi}]; got values in [{float(req.min())}, {float(req.max())}]"
+        )
+    sign = 1.0 if t1 > t0 else -1.0
+    if req.numel() > 1 and not bool(((req[1:] - req[:-1]) * sign > 0).all()):
+        direction = "increasing" if sign > 0 else "decreasing"
+        raise ValueError(f"t_eval must be strictly {direction} from t0={t0} to t1={t1}")
+    return req
