@@ -3,8 +3,8 @@ import os
 # Shape checks on in every test run, whatever the caller's environment says.
 os.environ["FLOWKIT_SHAPE_CHECKS"] = "1"
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -13,19 +13,19 @@ from ._types import PerSample as PerSample
 from ._types import Scalar as Scalar
 from ._types import State as State
 from ._types import Times as Times
+from .builder import build as build
 from .field import MarginalField as MarginalField
 from .field import MLPField as MLPField
 from .field import VectorField as VectorField
 from .field import as_field as as_field
+from .flow import Flow as Flow
 from .objective import Objective as Objective
 from .path import PathSample as PathSample
 from .path import ProbabilityPath as ProbabilityPath
+from .plugin import available as available
+from .plugin import hookimpl as hookimpl
 from .solver import Solution as Solution
 from .solver import Solver as Solver
-from .plugin import available as available  # noqa: I001  (after the interfaces it checks against)
-from .plugin import hookimpl as hookimpl
-from .flow import Flow as Flow
-from .builder import build as build
 
 try:
     __version__ = version("flowkit")

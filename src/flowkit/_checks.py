@@ -30,7 +30,7 @@ def shape_checked(fn: F) -> F:
     """Check ``fn``'s annotated tensor shapes and dtypes when checks are on."""
     if not SHAPE_CHECKS:
         return fn
-    return jaxtyped(typechecker=beartype)(fn)  # type: ignore[no-any-return]
+    return jaxtyped(typechecker=beartype)(fn)
 
 
 def check_unit_interval(t: torch.Tensor, name: str = "t") -> None:

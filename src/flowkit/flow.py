@@ -1,7 +1,7 @@
 """``Flow``: a vector field together with the path, solver and objective that train and run it."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -73,13 +73,16 @@ class Flow(nn.Module):
         return get_registry().create("solver", solver, options)
 
     def source(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` draws from the source ``p_0`` of shape ``(n, *event_shape)`` on the field's device."""
+        """``n`` draws from the source ``p_0``, shaped ``(n, *event_shape)``, on the field's device."""
         if self.event_shape is None:
-            raise ValueError("this Flow has no event_shape; pass x0 instead of a count, or build with dim=/shape=")
+            raise ValueError(
+                "this Flow has no event_shape; pass x0 instead of a count, or build with dim=/shape="
+            )
         ref = next(self.field.parameters(), None)
         device = ref.device if ref is not None else None
         dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.get_default_dtype()
-        return self.path.sample_source((n, *self.event_shape), device=device, dtype=dtype, generator=generator)
+        shape = (n, *self.event_shape)
+        return self.path.sample_source(shape, device=device, dtype=dtype, generator=generator)
 
     def solve(
         self,
@@ -128,6 +131,42 @@ class Flow(nn.Module):
                 raise ValueError(f"the number of samples must be positive; got {x0}")
             x0 = self.source(x0, generator)
         return self.solve(x0, 0.0, 1.0, solver=solver, solver_options=solver_options, **cond).x
+
+    # -- likelihood -----------------------------------------------------------------------------
+    def log_prob(
+        self,
+        x: Tensor,
+        *,
+        solver: str | Solver | None = None,
+        solver_options: dict[str, Any] | None = None,
+        divergence: Literal["exact", "hutchinson"] = "exact",
+        probes: Literal["rademacher", "gaussian"] = "rademacher",
+        n_probes: int = 1,
+        generator: torch.Generator | None = None,
+        **cond: Any,
+    ) -> Tensor:
+        r"""``log p_1(x)`` in nats, ``(batch,)``, by the instantaneous change of variables.
+
+        ``log p_1(x) = log p_0(x_0) - int_0^1 div v_t(x_t) dt``, integrating from
+        ``x`` at ``t = 1`` back to ``t = 0`` with this flow's solver (or
+        ``solver``); see [`flowkit.likelihood.likelihood`][flowkit.likelihood.likelihood]
+        for the arguments. NFE and steps are in ``flow.last_solution``.
+        """
+        from .likelihood import likelihood  # the likelihood module imports Flow
+
+        result = likelihood(
+            self,
+            x,
+            solver=solver,
+            solver_options=solver_options,
+            divergence=divergence,
+            probes=probes,
+            n_probes=n_probes,
+            generator=generator,
+            **cond,
+        )
+        self.last_solution = result.solution
+        return result.log_prob
 
     def extra_repr(self) -> str:
         return f"path={self.path!r}, solver={self.solver!r}, objective={self.objective!r}"

@@ -17,9 +17,10 @@ def marginal_velocity(
     For ``p_data = (1/N) sum_n delta(x1_n)``, Eq. 11 becomes a softmax-weighted
     mixture of the conditional fields:
 
-    .. math::
-        u_t(x) = \sum_n w_n(x)\, u_t(x \mid x1_n), \qquad
-        w_n(x) = \operatorname{softmax}_n\Big(-\frac{\|x - \mu_t(x1_n)\|^2}{2\sigma_t^2}\Big),
+    $$
+    u_t(x) = \sum_n w_n(x)\, u_t(x \mid x1_n), \qquad
+    w_n(x) = \operatorname{softmax}_n\Big(-\frac{\|x - \mu_t(x1_n)\|^2}{2\sigma_t^2}\Big),
+    $$
 
     and since ``u_t(x | x1) = (sigma'_t / sigma_t)(x - mu_t(x1)) + mu'_t(x1)`` is
     affine in the posterior-averaged terms, ``u_t(x) = (sigma'/sigma) x +
@@ -82,6 +83,8 @@ class MarginalField(VectorField):
         data: the data set ``(N, *dims)``.
         max_elements: chunking bound, see [`marginal_velocity`][flowkit.field.marginal_velocity].
     """
+
+    data: Tensor
 
     def __init__(self, path: ProbabilityPath, data: Tensor, max_elements: int = 2**24) -> None:
         super().__init__()

@@ -13,9 +13,10 @@ from .base import Objective
 class CFM(Objective):
     r"""The conditional flow matching loss.
 
-    .. math::
-        \mathcal L_{\mathrm{CFM}}(\theta) = \mathbb E_{t \sim U[0,1],\ x_1 \sim q,\ x_0 \sim p_0}
-        \big\| v_t(\psi_t(x_0); \theta) - \tfrac{d}{dt}\psi_t(x_0) \big\|^2,
+    $$
+    \mathcal L_{\mathrm{CFM}}(\theta) = \mathbb E_{t \sim U[0,1],\ x_1 \sim q,\ x_0 \sim p_0}
+    \big\| v_t(\psi_t(x_0); \theta) - \tfrac{d}{dt}\psi_t(x_0) \big\|^2,
+    $$
 
     averaged over the batch and over every entry of the state (so the value is
     the squared norm divided by the dimension). Its gradient equals that of

@@ -13,8 +13,9 @@ from .cfm import CFM
 class FM(CFM):
     r"""The flow matching loss with the exact marginal field as target.
 
-    .. math::
-        \mathcal L_{\mathrm{FM}}(\theta) = \mathbb E_{t,\ x \sim p_t}\ \big\|v_t(x;\theta) - u_t(x)\big\|^2,
+    $$
+    \mathcal L_{\mathrm{FM}}(\theta) = \mathbb E_{t,\ x \sim p_t}\ \big\|v_t(x;\theta) - u_t(x)\big\|^2,
+    $$
 
     where ``p_t`` and ``u_t`` are the marginal path and field (Eq. 10 and 11)
     of the empirical distribution of ``data``, and ``u_t`` is computed exactly
@@ -32,7 +33,9 @@ class FM(CFM):
 
     def __init__(self, data: Tensor | None = None, max_elements: int = 2**24) -> None:
         if data is not None and data.ndim < 2:
-            raise ValueError(f"data must be (N, *dims) with at least one data axis; got shape {tuple(data.shape)}")
+            raise ValueError(
+                f"data must be (N, *dims) with at least one data axis; got shape {tuple(data.shape)}"
+            )
         self.data = data
         self.max_elements = max_elements
 

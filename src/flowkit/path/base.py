@@ -38,21 +38,24 @@ class PathSample:
 class ProbabilityPath(ABC):
     r"""A conditional Gaussian probability path (Lipman et al. 2023, §2.2 and Theorem 10).
 
-    .. math::
-        p_t(x \mid x_1) = \mathcal{N}\big(x;\ \mu_t(x_1),\ \sigma_t^2 I\big),
-        \qquad t \in [0, 1],
+    $$
+    p_t(x \mid x_1) = \mathcal{N}\big(x;\ \mu_t(x_1),\ \sigma_t^2 I\big),
+    \qquad t \in [0, 1],
+    $$
 
     with ``t = 0`` the noise end and ``t = 1`` the data end. The source
     distribution is ``p_0 = N(0, s0^2 I)`` with ``s0 = source_std``. A source
     sample ``x0`` is carried along the path by the conditional flow
 
-    .. math::
-        \psi_t(x_0) = \mu_t(x_1) + \sigma_t\, x_0 / s_0,
+    $$
+    \psi_t(x_0) = \mu_t(x_1) + \sigma_t\, x_0 / s_0,
+    $$
 
     whose velocity is the conditional vector field (Theorem 10)
 
-    .. math::
-        u_t(x \mid x_1) = \frac{\sigma_t'}{\sigma_t}\,(x - \mu_t(x_1)) + \mu_t'(x_1).
+    $$
+    u_t(x \mid x_1) = \frac{\sigma_t'}{\sigma_t}\,(x - \mu_t(x_1)) + \mu_t'(x_1).
+    $$
 
     Implementers provide ``mu``, ``sigma`` and their time derivatives ``d_mu``,
     ``d_sigma``; everything else follows. In those four methods ``t`` is a

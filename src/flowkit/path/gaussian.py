@@ -53,12 +53,10 @@ class GaussianPath(ProbabilityPath):
         return self._sigma_fn(t)
 
     def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        _, tangent = jvp(lambda s: self._mu_fn(s, x1), (t,), (torch.ones_like(t),))
-        return tangent
+        return jvp(lambda s: self._mu_fn(s, x1), (t,), (torch.ones_like(t),))[1]
 
     def d_sigma(self, t: Tensor) -> Tensor:
-        _, tangent = jvp(self._sigma_fn, (t,), (torch.ones_like(t),))
-        return tangent
+        return jvp(self._sigma_fn, (t,), (torch.ones_like(t),))[1]
 
     def __repr__(self) -> str:
         return f"GaussianPath(mu={self._mu_fn!r}, sigma={self._sigma_fn!r})"

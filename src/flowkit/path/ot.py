@@ -8,8 +8,9 @@ from .base import ProbabilityPath
 class OTPath(ProbabilityPath):
     r"""Optimal-transport conditional path.
 
-    .. math::
-        \mu_t(x_1) = t\,x_1, \qquad \sigma_t = 1 - (1 - \sigma_{\min})\,t,
+    $$
+    \mu_t(x_1) = t\,x_1, \qquad \sigma_t = 1 - (1 - \sigma_{\min})\,t,
+    $$
 
     so ``psi_t(x0) = (1 - (1 - sigma_min) t) x0 + t x1`` moves every source
     point on a straight line at constant speed, and the CFM target is

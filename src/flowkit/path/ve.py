@@ -11,10 +11,11 @@ from .base import ProbabilityPath
 class VEPath(ProbabilityPath):
     r"""Variance-exploding path written in flow time (``t = 0`` noise, ``t = 1`` data).
 
-    .. math::
-        \mu_t(x_1) = x_1, \qquad
-        \sigma_t = \sigma_{\max} \left(\frac{\sigma_{\min}}{\sigma_{\max}}\right)^{t},
-        \qquad \sigma'_t = \sigma_t \log\frac{\sigma_{\min}}{\sigma_{\max}},
+    $$
+    \mu_t(x_1) = x_1, \qquad
+    \sigma_t = \sigma_{\max} \left(\frac{\sigma_{\min}}{\sigma_{\max}}\right)^{t},
+    \qquad \sigma'_t = \sigma_t \log\frac{\sigma_{\min}}{\sigma_{\max}},
+    $$
 
     a geometric decrease from ``sigma_max`` at ``t = 0`` to ``sigma_min`` at
     ``t = 1``; the conditional field is ``u_t(x | x1) = log(sigma_min /
@@ -30,7 +31,9 @@ class VEPath(ProbabilityPath):
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 10.0) -> None:
         if not 0.0 < sigma_min < sigma_max:
-            raise ValueError(f"need 0 < sigma_min < sigma_max; got sigma_min={sigma_min}, sigma_max={sigma_max}")
+            raise ValueError(
+                f"need 0 < sigma_min < sigma_max; got sigma_min={sigma_min}, sigma_max={sigma_max}"
+            )
         self.sigma_min = float(sigma_min)
         self.sigma_max = float(sigma_max)
         self.source_std = self.sigma_max

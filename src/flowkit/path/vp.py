@@ -11,10 +11,11 @@ from .base import ProbabilityPath
 class VPPath(ProbabilityPath):
     r"""Variance-preserving diffusion path written in flow time (``t = 0`` noise, ``t = 1`` data).
 
-    .. math::
-        \mu_t(x_1) = \alpha_t x_1, \qquad \sigma_t = \sqrt{1 - \alpha_t^2}, \qquad
-        \alpha_t = e^{-T(1 - t)/2},\qquad
-        T(s) = \int_0^s \beta(r)\,dr = \beta_{\min} s + \tfrac12(\beta_{\max} - \beta_{\min}) s^2,
+    $$
+    \mu_t(x_1) = \alpha_t x_1, \qquad \sigma_t = \sqrt{1 - \alpha_t^2}, \qquad
+    \alpha_t = e^{-T(1 - t)/2},\qquad
+    T(s) = \int_0^s \beta(r)\,dr = \beta_{\min} s + \tfrac12(\beta_{\max} - \beta_{\min}) s^2,
+    $$
 
     with the linear schedule ``beta(r) = beta_min + r (beta_max - beta_min)`` of
     DDPM/score SDEs. Derivatives: ``alpha'_t = alpha_t beta(1 - t) / 2`` and

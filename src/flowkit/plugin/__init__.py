@@ -6,30 +6,21 @@ and a ``FLOWKIT_PLUGIN_API`` constant, exposed through the entry-point group
 way too.
 """
 
-import pluggy
-
-PROJECT_NAME = "flowkit"
-"""The pluggy project name and the entry-point group."""
-
-PLUGIN_API_VERSION = 1
-"""The plugin-API version this flowkit implements; plugins declare the one they target."""
-
-SUPPORTED_PLUGIN_APIS = frozenset({1})
-"""Plugin-API versions this flowkit accepts."""
-
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
-
-from .registry import Entry as Entry  # noqa: E402
-from .registry import Registry as Registry  # noqa: E402
-from .registry import Source as Source  # noqa: E402
-from .manager import LoadFailure as LoadFailure  # noqa: E402
-from .manager import available as available  # noqa: E402
-from .manager import failures as failures  # noqa: E402
-from .manager import get_registry as get_registry  # noqa: E402
-from .manager import register as register  # noqa: E402
-from .manager import reload as reload  # noqa: E402
-from .manager import unregister as unregister  # noqa: E402
+from .manager import LoadFailure as LoadFailure
+from .manager import available as available
+from .manager import failures as failures
+from .manager import get_registry as get_registry
+from .manager import register as register
+from .manager import reload as reload
+from .manager import unregister as unregister
+from .markers import PLUGIN_API_VERSION as PLUGIN_API_VERSION
+from .markers import PROJECT_NAME as PROJECT_NAME
+from .markers import SUPPORTED_PLUGIN_APIS as SUPPORTED_PLUGIN_APIS
+from .markers import hookimpl as hookimpl
+from .markers import hookspec as hookspec
+from .registry import Entry as Entry
+from .registry import Registry as Registry
+from .registry import Source as Source
 
 __all__ = [
     "PLUGIN_API_VERSION",

@@ -18,7 +18,8 @@ from types import ModuleType
 import pluggy
 
 from ..errors import DuplicateNameError
-from . import PLUGIN_API_VERSION, PROJECT_NAME, SUPPORTED_PLUGIN_APIS, spec
+from . import spec
+from .markers import PLUGIN_API_VERSION, PROJECT_NAME, SUPPORTED_PLUGIN_APIS
 from .registry import Entry, Registry, Source
 
 _BUILTIN_DISTRIBUTION = "flowkit"
@@ -170,7 +171,8 @@ def get_registry() -> Registry:
         except DuplicateNameError:
             raise
         except Exception as exc:
-            _fail(source.plugin, source.distribution, f"flowkit_register raised {type(exc).__name__}: {exc}", _hook_failures)
+            reason = f"flowkit_register raised {type(exc).__name__}: {exc}"
+            _fail(source.plugin, source.distribution, reason, _hook_failures)
     _registry = registry
     return registry
 

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from . import hookspec
+from .markers import hookspec
 
 if TYPE_CHECKING:
     from .registry import Registry

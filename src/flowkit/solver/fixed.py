@@ -1,5 +1,6 @@
 """Shared machinery of fixed-step Runge-Kutta solvers."""
 
+import itertools
 from abc import abstractmethod
 
 import torch
@@ -43,7 +44,7 @@ class FixedStepSolver(Solver):
         report = [float(t) for t in times[1:]]
         grid = merged.tolist()
         keep_state = [any(abs(t - r) <= 1e-12 for r in report) for t in grid[1:]]
-        hs = [b - a for a, b in zip(grid[:-1], grid[1:])]
+        hs = [b - a for a, b in itertools.pairwise(grid)]
         # All per-step times as batch-shaped views, made before the loop in two kernels.
         batch = x0.shape[0]
         dev = merged.to(device=x0.device, dtype=x0.dtype)

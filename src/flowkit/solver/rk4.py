@@ -9,10 +9,11 @@ from .fixed import FixedStepSolver
 class RK4(FixedStepSolver):
     r"""Classical Runge-Kutta of order 4.
 
-    .. math::
-        k_1 = v_t(x),\ k_2 = v_{t+h/2}(x + \tfrac h2 k_1),\
-        k_3 = v_{t+h/2}(x + \tfrac h2 k_2),\ k_4 = v_{t+h}(x + h k_3),\qquad
-        x_{n+1} = x_n + \tfrac h6 (k_1 + 2k_2 + 2k_3 + k_4).
+    $$
+    k_1 = v_t(x),\ k_2 = v_{t+h/2}(x + \tfrac h2 k_1),\
+    k_3 = v_{t+h/2}(x + \tfrac h2 k_2),\ k_4 = v_{t+h}(x + h k_3),\qquad
+    x_{n+1} = x_n + \tfrac h6 (k_1 + 2k_2 + 2k_3 + k_4).
+    $$
 
     Four field evaluations per step (NFE = 4 x steps).
 

@@ -1,0 +1,172 @@
+"""The plugin registry: discovery, look-up errors, duplicates and broken plugins."""
+
+import types
+import warnings
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+import flowkit
+from flowkit.errors import DuplicateNameError, OptionError, UnknownNameError
+from flowkit.path import OTPath
+from flowkit.plugin import Registry, Source, get_registry, hookimpl, register, reload, unregister
+from flowkit.plugin.manager import failures
+from flowkit.solver import Euler
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugins() -> Iterator[None]:
+    reload()
+    yield
+    reload()
+
+
+def _plugin(name: str, fn: object) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.FLOWKIT_PLUGIN_API = 1  # type: ignore[attr-defined]
+    module.flowkit_register = fn  # type: ignore[attr-defined]
+    return module
+
+
+def test_builtins_come_from_flowkits_own_entry_points() -> None:
+    entries = {(e.kind, e.name): e for e in flowkit.available()}
+    expected = {
+        ("path", "ot"), ("path", "vp"), ("path", "ve"), ("path", "gaussian"),
+        ("solver", "euler"), ("solver", "rk4"), ("solver", "dopri5"),
+        ("objective", "cfm"), ("objective", "fm"),
+    }  # fmt: skip
+    assert expected <= set(entries)
+    for key in expected:
+        source = entries[key].source
+        assert source.distribution == "flowkit"
+        assert source.version == flowkit.__version__
+        assert source.plugin.startswith("flowkit.") and source.plugin.endswith(".plugin")
+
+
+def test_builtins_load_with_third_party_autoload_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWKIT_DISABLE_PLUGIN_AUTOLOAD", "1")
+    reload()
+    names = {e.name for e in flowkit.available()}
+    assert {"ot", "vp", "ve", "euler", "rk4", "dopri5", "cfm", "fm"} <= names
+    assert all(e.source.distribution == "flowkit" for e in flowkit.available())
+
+
+def test_plugin_defined_in_a_test_is_found_by_build() -> None:
+    class HalfOT(OTPath):
+        """The OT path with sigma_min fixed at 0.5."""
+
+        def __init__(self) -> None:
+            super().__init__(sigma_min=0.5)
+
+    @hookimpl
+    def flowkit_register(registry: Registry) -> None:
+        registry.add_path("half-ot", HalfOT)
+
+    register(_plugin("my_test_plugin", flowkit_register))
+    flow = flowkit.build(path="half-ot", solver="euler", dim=2)
+    assert isinstance(flow.path, HalfOT) and flow.path.sigma_min == 0.5
+    entry = get_registry().get("path", "half-ot")
+    assert entry.source == Source(plugin="my_test_plugin")
+    unregister("my_test_plugin")
+    with pytest.raises(UnknownNameError):
+        flowkit.build(path="half-ot", dim=2)
+
+
+def test_unknown_name_lists_alternatives_and_closest_match() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        flowkit.build(solver="dopri", dim=2)
+    message = str(info.value)
+    assert "unknown solver 'dopri'" in message
+    assert "dopri5, euler, rk4" in message
+    assert "Did you mean 'dopri5'?" in message
+
+
+def test_unknown_name_without_close_match_still_lists_names() -> None:
+    with pytest.raises(UnknownNameError, match=r"available: cfm, fm\.$"):
+        get_registry().get("objective", "zzzzzz")
+
+
+def test_two_plugins_claiming_one_name_fail_naming_both() -> None:
+    @hookimpl
+    def flowkit_register(registry: Registry) -> None:
+        registry.add_solver("euler", Euler)
+
+    register(_plugin("clashing_plugin", flowkit_register), distribution="flowkit-clash", version="9.9")
+    with pytest.raises(DuplicateNameError) as info:
+        get_registry()
+    message = str(info.value)
+    assert "solver 'euler'" in message
+    assert f"flowkit {flowkit.__version__} (flowkit.solver.plugin)" in message
+    assert "flowkit-clash 9.9 (clashing_plugin)" in message
+
+
+def test_a_broken_plugin_warns_and_the_rest_still_load() -> None:
+    @hookimpl
+    def flowkit_register(registry: Registry) -> None:
+        registry.add_path("good-before-crash", OTPath)
+        raise RuntimeError("boom")
+
+    register(_plugin("broken_plugin", flowkit_register))
+    with pytest.warns(UserWarning, match=r"broken_plugin.*RuntimeError: boom"):
+        registry = get_registry()
+    assert "ot" in registry.names("path")
+    # Nothing half-registered survives the failure.
+    assert "good-before-crash" not in registry.names("path")
+    assert any(f.plugin == "broken_plugin" and "boom" in f.reason for f in failures())
+
+
+def test_registering_a_non_interface_class_is_reported() -> None:
+    @hookimpl
+    def flowkit_register(registry: Registry) -> None:
+        registry.add_solver("not-a-solver", OTPath)  # type: ignore[arg-type]
+
+    register(_plugin("wrong_kind_plugin", flowkit_register))
+    with pytest.warns(UserWarning, match=r"must be a subclass of flowkit\.Solver"):
+        get_registry()
+
+
+def test_abstract_class_is_refused_with_missing_methods() -> None:
+    class Incomplete(flowkit.ProbabilityPath):
+        def mu(self, t: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+            return t * x1
+
+    registry = Registry()
+    with pytest.raises(flowkit.errors.PluginError, match=r"leaves abstract: d_mu, d_sigma, sigma"):
+        registry.add_path("incomplete", Incomplete)
+
+
+def test_unknown_option_names_the_option_and_the_accepted_ones() -> None:
+    with pytest.raises(OptionError, match=r"unknown option 'sigma' for path 'ot'; accepted: sigma_min"):
+        flowkit.build(path="ot", path_options={"sigma": 0.1}, dim=2)
+
+
+def test_options_with_an_instance_are_refused() -> None:
+    with pytest.raises(OptionError, match="with a path instance"):
+        flowkit.build(path=OTPath(), path_options={"sigma_min": 0.1}, dim=2)
+
+
+def test_plugin_without_api_version_is_refused_when_loaded_from_entry_points(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowkit.plugin import manager
+
+    module = types.ModuleType("old_plugin")
+    assert manager._check_api(module) is not None
+    assert "FLOWKIT_PLUGIN_API" in str(manager._check_api(module))
+    module.FLOWKIT_PLUGIN_API = 99  # type: ignore[attr-defined]
+    assert "supports 1" in str(manager._check_api(module))
+    module.FLOWKIT_PLUGIN_API = 1  # type: ignore[attr-defined]
+    assert manager._check_api(module) is None
+
+
+def test_registry_rejects_bad_names() -> None:
+    with pytest.raises(flowkit.errors.PluginError, match="non-empty string"):
+        Registry().add_path("", OTPath)
+
+
+def test_no_warnings_on_a_clean_load() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reload()
+        get_registry()
