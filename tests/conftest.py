@@ -26,6 +26,12 @@ def device(request: pytest.FixtureRequest) -> torch.device:
     return torch.device(request.config.getoption("--device"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests use small tensors, where OpenMP threads cost more than they give
+    # (and fight each other on a loaded 2-core machine).
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -27,7 +27,8 @@ class VPPath(ProbabilityPath):
     ~ sqrt(beta_min eps)`` (about ``1e-3`` for the defaults) and
     ``mu_1 = alpha_{1-eps} x1`` (``1 - 5e-7`` relative). At ``t = 0`` the path
     starts from ``alpha_0 = e^{-T(1)/2} ~ 6.6e-3``, not exactly zero, as in
-    the paper.
+    the paper. The source is ``N(0, sigma_0^2 I)`` (``source_std = sigma_0``, just
+    below one), so that ``psi_0(x0) = alpha_0 x1 + x0``.
 
     Args:
         beta_min: ``beta`` at the data end.
@@ -43,6 +44,9 @@ class VPPath(ProbabilityPath):
         self.beta_min = float(beta_min)
         self.beta_max = float(beta_max)
         self.eps = float(eps)
+        # The source must match sigma_0 so that psi_0(x0) = alpha_0 x1 + x0 starts from x0's
+        # spread; sigma_0 = sqrt(1 - e^{-T(1)}) is one up to 2e-5 with the default betas.
+        self.source_std = self.sigma_max
 
     def _s(self, t: Tensor) -> Tensor:
         """Diffusion time ``s = 1 - t`` after the clamp."""

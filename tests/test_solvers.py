@@ -1,0 +1,255 @@
+"""ODE solvers: the conformance suite over every registered solver, orders, NFE, bad input.
+
+The reference problem is ``flowkit.testing.DampedRotation`` (``dx/dt = g(t) M x``
+with a closed-form solution); polynomial right-hand sides give exact answers
+for methods that integrate them exactly (Euler: constants, RK4 through
+Simpson's rule: cubics). Broken solvers show that each check can fail.
+"""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+import torch
+from torch import Tensor
+
+from flowkit import build
+from flowkit import testing as fkt
+from flowkit.errors import OptionError
+from flowkit.plugin import get_registry
+from flowkit.solver import RK4, Dopri5, Euler, FixedStepSolver, Solver
+from flowkit.solver.base import Field
+
+F64 = torch.float64
+exact = fkt.DampedRotation.exact
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _x0(batch: int = 4, seed: int = 0) -> Tensor:
+    return torch.randn(batch, 2, generator=torch.Generator().manual_seed(seed), dtype=F64)
+
+
+# -- the conformance suite over the registry ----------------------------------------------------
+@pytest.mark.parametrize("name", get_registry().names("solver"))
+def test_registered_solver_conforms(name: str, device: torch.device) -> None:
+    cls = get_registry().get("solver", name).cls
+    fkt.check_solver(cls, device=device)
+
+
+@pytest.mark.parametrize("solver", [Euler(steps=30), RK4(steps=5), Dopri5(rtol=1e-4, atol=1e-6)], ids=repr)
+def test_configured_instances_conform(solver: Solver) -> None:
+    fkt.check_solver(solver)
+
+
+# -- orders, NFE, tolerance ---------------------------------------------------------------------
+def test_euler_is_first_order() -> None:
+    assert fkt.empirical_order(Euler) == pytest.approx(1.0, abs=0.1)
+
+
+def test_rk4_is_fourth_order() -> None:
+    assert fkt.empirical_order(RK4) == pytest.approx(4.0, abs=0.15)
+
+
+@pytest.mark.parametrize(("cls", "per_step"), [(Euler, 1), (RK4, 4)])
+@pytest.mark.parametrize("steps", [1, 7, 50])
+def test_fixed_step_nfe(cls: type[FixedStepSolver], per_step: int, steps: int) -> None:
+    sol = cls(steps=steps).solve(fkt.DampedRotation(), _x0())
+    assert (sol.nfe, sol.n_accepted, sol.n_rejected) == (per_step * steps, steps, 0)
+
+
+def test_off_grid_output_time_is_an_extra_node() -> None:
+    """RK4 with 4 steps and t_eval = [0.3]: the grid 0, .25, .3, .5, .75, 1 has 5 steps, 20 evaluations."""
+    x0 = _x0()
+    sol = RK4(steps=4).solve(fkt.DampedRotation(), x0, t_eval=[0.3])
+    assert (sol.nfe, sol.n_accepted) == (20, 5)
+    assert sol.xs is not None
+    torch.testing.assert_close(sol.xs[0], exact(x0, 0.0, 0.3), rtol=0, atol=1e-2)
+
+
+def test_polynomial_fields_are_integrated_exactly() -> None:
+    """Euler is exact for constant fields, RK4 (Simpson's rule) for cubics in t; both fail one degree up."""
+    x0 = torch.zeros(3, 1, dtype=F64)
+
+    def const(t: Tensor, x: Tensor) -> Tensor:
+        return torch.full_like(x, 2.0)
+
+    def cubic(t: Tensor, x: Tensor) -> Tensor:  # x(t) = t^4 - t^2 + t
+        return (4 * t**3 - 2 * t + 1)[:, None].expand_as(x)
+
+    def quartic(t: Tensor, x: Tensor) -> Tensor:  # x(t) = t^5
+        return (5 * t**4)[:, None].expand_as(x)
+
+    ts = [0.2, 0.5, 1.0]
+    sol = Euler(steps=3).solve(const, x0, t_eval=ts)
+    assert sol.xs is not None
+    torch.testing.assert_close(sol.xs[:, 0, 0], 2 * torch.tensor(ts, dtype=F64), rtol=0, atol=1e-14)
+    sol = RK4(steps=3).solve(cubic, x0, t_eval=ts)
+    assert sol.xs is not None
+    want = torch.tensor([t**4 - t**2 + t for t in ts], dtype=F64)
+    torch.testing.assert_close(sol.xs[:, 0, 0], want, rtol=0, atol=1e-14)
+    # Backwards from x(1) = 1 to x(0) = 0.
+    back = RK4(steps=3).solve(cubic, torch.ones(3, 1, dtype=F64), 1.0, 0.0)
+    torch.testing.assert_close(back.x, torch.zeros(3, 1, dtype=F64), rtol=0, atol=1e-14)
+    assert abs(float(RK4(steps=3).solve(quartic, x0).x[0, 0]) - 1.0) > 1e-5
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-6, 1e-8])
+def test_dopri5_within_tolerance(tol: float) -> None:
+    x0 = _x0()
+    field = fkt.DampedRotation()
+    sol = Dopri5(rtol=tol, atol=tol).solve(field, x0)
+    want = exact(x0, 0.0, 1.0)
+    assert float((sol.x - want).abs().max() / want.abs().max()) < 20 * tol
+    assert sol.nfe == field.nfe and sol.n_accepted >= 1 and sol.n_rejected >= 0
+
+
+def test_dopri5_rejects_steps_on_a_sharp_field() -> None:
+    """A field whose rate jumps near t = 0.5 forces rejected steps; they are counted and cost evaluations."""
+
+    def sharp(t: Tensor, x: Tensor) -> Tensor:
+        return -200.0 * torch.sigmoid(200 * (t - 0.5))[:, None] * x
+
+    sol = Dopri5(rtol=1e-6, atol=1e-9).solve(sharp, torch.ones(2, 1, dtype=F64))
+    assert sol.n_rejected > 0
+    assert sol.nfe > 6 * sol.n_accepted
+
+
+@pytest.mark.parametrize(
+    ("solver", "tol"),
+    [(Euler(steps=400), 0.05), (RK4(steps=20), 1e-5), (Dopri5(rtol=1e-8, atol=1e-8), 1e-6)],
+    ids=repr,
+)
+def test_backward_integration_inverts_forward(solver: Solver, tol: float) -> None:
+    x0 = _x0()
+    there = solver.solve(fkt.DampedRotation(), x0, 0.0, 1.0).x
+    back = solver.solve(fkt.DampedRotation(), there, 1.0, 0.0, t_eval=[0.6, 0.0])
+    assert back.xs is not None and back.ts is not None
+    torch.testing.assert_close(back.x, x0, rtol=0, atol=tol)
+    torch.testing.assert_close(back.xs[0], exact(x0, 0.0, 0.6), rtol=0, atol=tol)
+    torch.testing.assert_close(back.ts, torch.tensor([0.6, 0.0], dtype=F64))
+
+
+# -- negative controls: the suite catches broken solvers ----------------------------------------
+class StageTimesWrong(FixedStepSolver):
+    """RK4 whose middle stages use the start time instead of t + h/2."""
+
+    order = 4
+    evals_per_step = 4
+
+    def step(self, field: Field, t: Tensor, h: float, t_mid: Tensor, t_end: Tensor, x: Tensor) -> Tensor:
+        return RK4.step(self, field, t, h, t, t_end, x)  # type: ignore[arg-type]
+
+
+class MiscountedEuler(Euler):
+    """Claims two evaluations per step."""
+
+    evals_per_step = 2
+
+
+class TimeFrozen(FixedStepSolver):
+    """Euler that always evaluates the field at t0."""
+
+    order = 1
+    evals_per_step = 1
+
+    def step(self, field: Field, t: Tensor, h: float, t_mid: Tensor, t_end: Tensor, x: Tensor) -> Tensor:
+        return x + h * field(torch.zeros_like(t), x)
+
+
+class ScalarTime(FixedStepSolver):
+    """Calls the field with a 0-d time instead of one per sample."""
+
+    order = 1
+    evals_per_step = 1
+
+    def step(self, field: Field, t: Tensor, h: float, t_mid: Tensor, t_end: Tensor, x: Tensor) -> Tensor:
+        return x + h * field(t[0], x)
+
+
+class ForwardOnly(Euler):
+    """Ignores the direction: always integrates as if t1 > t0."""
+
+    def integrate(self, field: Field, x0: Tensor, times: Tensor) -> tuple[list[Tensor], int, int]:
+        return super().integrate(field, x0, times.sort().values)
+
+
+@pytest.mark.parametrize(
+    ("broken", "check", "match"),
+    [
+        (StageTimesWrong, fkt.check_order, "empirical order of convergence"),
+        (StageTimesWrong, fkt.check_closed_form, "state at t="),
+        (MiscountedEuler, fkt.check_nfe, "evaluations per step"),
+        (TimeFrozen, fkt.check_closed_form, "state at t="),
+        (TimeFrozen, fkt.check_order, "order"),
+        (ScalarTime, fkt.check_nfe, "t of shape"),
+        (ForwardOnly, fkt.check_closed_form, "backward"),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_checks_catch_broken_solvers(broken: type[Solver], check: Callable[..., None], match: str) -> None:
+    with pytest.raises(AssertionError, match=match):
+        check(broken)
+    with pytest.raises(AssertionError):
+        fkt.check_solver(broken)
+
+
+def test_check_tolerance_catches_a_loose_solver() -> None:
+    class Sloppy(Dopri5):
+        def __init__(self, rtol: float = 1e-5, atol: float = 1e-5) -> None:
+            super().__init__(rtol=rtol * 1e4, atol=atol * 1e4)
+
+    with pytest.raises(AssertionError, match="tolerance"):
+        fkt.check_tolerance(Sloppy)
+
+
+# -- bad input ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("steps", [0, -3, 2.5, True, "10"])
+@pytest.mark.parametrize("cls", [Euler, RK4])
+def test_steps_must_be_a_positive_integer(cls: type[FixedStepSolver], steps: object) -> None:
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        cls(steps=steps)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("option", [{"rtol": 0.0}, {"rtol": -1e-3}, {"atol": 0.0}, {"max_steps": 0}])
+def test_dopri5_tolerances_must_be_positive(option: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(option))):
+        Dopri5(**option)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("solver", [Euler(steps=4), RK4(steps=4), Dopri5()], ids=repr)
+def test_non_float_state_is_rejected(solver: Solver) -> None:
+    with pytest.raises(TypeError, match="x0"):
+        solver.solve(lambda t, x: x, torch.ones(2, 2, dtype=torch.long))
+
+
+@pytest.mark.parametrize(
+    ("t0", "t1", "t_eval", "match"),
+    [
+        (0.0, 1.0, [0.5, 1.2], r"t_eval must lie within \[0.0, 1.0\]"),
+        (0.0, 1.0, [-0.1, 0.5], "t_eval must lie within"),
+        (0.0, 1.0, [0.5, 0.3], "strictly increasing"),
+        (0.0, 1.0, [0.5, 0.5], "strictly increasing"),
+        (1.0, 0.0, [0.2, 0.8], "strictly decreasing"),
+        (0.0, 1.0, [], "at least one time"),
+        (0.5, 0.5, None, "t0 and t1 must differ"),
+    ],
+)
+@pytest.mark.parametrize("solver", [Euler(steps=4), Dopri5()], ids=repr)
+def test_bad_times(solver: Solver, t0: float, t1: float, t_eval: list[float] | None, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        solver.solve(lambda t, x: x, torch.ones(2, 2), t0, t1, t_eval=t_eval)
+
+
+def test_bad_options_through_build() -> None:
+    with pytest.raises(ValueError, match="steps"):
+        build(solver="rk4", solver_options={"steps": 0}, dim=2)
+    with pytest.raises(ValueError, match="rtol"):
+        build(solver="dopri5", solver_options={"rtol": -1.0}, dim=2)
+    with pytest.raises(OptionError, match="Did you mean 'steps'"):
+        build(solver="euler", solver_options={"step": 10}, dim=2)
