@@ -8,6 +8,14 @@ from torch import Tensor
 
 Device = torch.device | str | None
 
+F64 = torch.float64
+"""The dtype of every reference computation."""
+
+
+def col(t: Tensor, like: Tensor) -> Tensor:
+    """``t`` of shape ``(batch,)`` reshaped to broadcast against ``like`` of shape ``(batch, *dims)``."""
+    return t.reshape(-1, *([1] * (like.ndim - 1)))
+
 
 def generator(seed: int) -> torch.Generator:
     """A CPU generator; draws are made on the CPU and then moved, so results do not depend on the device."""
