@@ -8,12 +8,16 @@ plugins; [`build`][flowkit.build] composes them into a [`Flow`][flowkit.Flow].
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import data as data
 from . import errors as errors
+from . import train as train
 from ._types import PerSample as PerSample
 from ._types import Scalar as Scalar
 from ._types import State as State
 from ._types import Times as Times
 from .builder import build as build
+from .data import DATASETS as DATASETS
+from .data import load_dataset as load_dataset
 from .field import MarginalField as MarginalField
 from .field import MLPField as MLPField
 from .field import VectorField as VectorField
@@ -26,6 +30,10 @@ from .plugin import available as available
 from .plugin import hookimpl as hookimpl
 from .solver import Solution as Solution
 from .solver import Solver as Solver
+from .train import TrainConfig as TrainConfig
+from .train import TrainResult as TrainResult
+from .train import load_checkpoint as load_checkpoint
+from .train import save_checkpoint as save_checkpoint
 
 try:
     __version__ = version("flowkit")
@@ -33,6 +41,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "DATASETS",
     "Flow",
     "MLPField",
     "MarginalField",
@@ -45,11 +54,18 @@ __all__ = [
     "Solver",
     "State",
     "Times",
+    "TrainConfig",
+    "TrainResult",
     "VectorField",
     "__version__",
     "as_field",
     "available",
     "build",
+    "data",
     "errors",
     "hookimpl",
+    "load_checkpoint",
+    "load_dataset",
+    "save_checkpoint",
+    "train",
 ]

@@ -25,4 +25,32 @@ class OptionError(FlowkitError, TypeError):
 
 
 class NonFiniteLossError(FlowkitError, FloatingPointError):
-    """Training produced a NaN or infinite loss."""
+    """Training produced a NaN or infinite loss.
+
+    Attributes:
+        step: the training step (1-based) whose loss was not finite, when known.
+    """
+
+    def __init__(self, message: str, step: int | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class MissingDependencyError(FlowkitError, ImportError):
+    """An optional dependency that a feature needs is not installed; the message names the extra."""
+
+
+class CheckpointError(FlowkitError):
+    """A checkpoint folder that cannot be used as asked."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """No checkpoint (or no run manifest) where one was expected."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint or manifest file that exists but cannot be read; the message names the file."""
+
+
+class RunMismatchError(CheckpointError):
+    """A run folder that holds another run than the one being trained or resumed."""

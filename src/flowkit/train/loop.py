@@ -1,0 +1,312 @@
+"""The training loop: ``train(flow, data, config) -> TrainResult``."""
+
+import contextlib
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from ..errors import NonFiniteLossError, RunMismatchError
+from ..flow import Flow
+from . import checkpoint as ck
+from .batches import BatchSource, is_map_dataset, make_batches, resolve_data
+from .config import TrainConfig, TrainResult
+from .distributed import DistInfo, setup
+from .ema import EMA
+from .files import CHECKPOINT_FILE, MANIFEST_FILE, METRICS_FILE, append_metrics, truncate_metrics
+from .manifest import check_same_run, make_manifest, read_manifest, write_manifest
+from .schedule import warmup_factor
+
+_NEVER = 2**62  # "no bad step yet"; the minimum over steps (and ranks) finds the first bad one
+
+
+def train(
+    flow: Flow, data: Any, config: TrainConfig | None = None, optimizer: torch.optim.Optimizer | None = None
+) -> TrainResult:
+    """Train ``flow`` on ``data``; the same call runs on one process or under ``torchrun``.
+
+    Every step draws a batch, sets the warmed-up learning rate, computes
+    ``flow.loss`` (under bfloat16 autocast on CUDA), back-propagates, clips the
+    gradient norm, steps the optimizer and updates the EMA of the weights. Under
+    ``torchrun`` the flow is wrapped in ``DistributedDataParallel``, each process
+    takes its shard of the global batch, and rank 0 alone writes files.
+
+    **Host syncs.** Nothing in a step waits for the device. The loss is summed
+    on the device, and the first step with a non-finite loss (or gradient
+    norm) is recorded there too, as a running minimum of step numbers. Both
+    are read once per ``log_every`` steps and before every checkpoint, so a
+    NaN at step ``k`` is reported as step ``k`` exactly, at most ``log_every - 1``
+    steps later, and no checkpoint taken after step ``k`` is ever written: the
+    last checkpoint on disk is the last good one.
+
+    **Resuming** restores the weights, EMA, optimizer, step, every process's
+    torch generators and the data sampler's position and generator, so on the
+    CPU an interrupted and resumed run ends with bit-identical weights.
+
+    Args:
+        flow: the flow to train (moved to the device; trained in place).
+        data: a data-set name (see [`flowkit.data.DATASETS`][flowkit.data.DATASETS]),
+            a tensor ``(N, *dims)``, a map-style ``torch.utils.data.Dataset`` or
+            an iterable of batches (see [`flowkit.train.batches`][flowkit.train.batches]).
+        config: the run's settings; defaults to ``TrainConfig()``.
+        optimizer: an optimizer over ``flow.parameters()``; by default AdamW with
+            ``config.lr``, ``config.betas`` and ``config.weight_decay``. A given
+            optimizer's own learning rates are the peaks the warm-up reaches.
+
+    Returns:
+        A [`TrainResult`][flowkit.train.TrainResult] with the flow, its EMA twin and the metrics.
+
+    Raises:
+        NonFiniteLossError: a loss or gradient norm was NaN or infinite (``.step`` names the step).
+        RunMismatchError: ``config.out`` holds a run and ``resume`` is off, or holds another run.
+
+    Examples:
+        >>> import torch, flowkit
+        >>> from flowkit.train import TrainConfig, train
+        >>> flow = flowkit.build(dim=2, model=flowkit.MLPField(2, width=16, depth=1))
+        >>> cfg = TrainConfig(steps=5, batch_size=32, log_every=5, progress=False)
+        >>> result = train(flow, torch.randn(64, 2), cfg)
+        >>> result.step, len(result.history)
+        (5, 1)
+    """
+    config = config or TrainConfig()
+    info = setup(config.device)
+    return _Run(flow, data, config, optimizer, info).run()
+
+
+class _Run:
+    """One call of ``train``: set-up, the step loop, logging and checkpoints."""
+
+    def __init__(self, flow: Flow, data: Any, config: TrainConfig, optimizer: Any, info: DistInfo) -> None:
+        self.config, self.info, self.device = config, info, info.device
+        self.flow = flow.to(self.device)
+        self.field = self.flow.field
+        data, data_info, bin_width = resolve_data(data, config)
+        self.out = Path(config.out) if config.out is not None else None
+        saved = self._prepare_folder(make_manifest(flow, config, data_info, info.world_size))
+        self.start = 0 if saved is None else int(saved[1]["step"])
+        if saved is not None:
+            self.flow.load_state_dict(ck.section(saved[0], "model"))
+        self.ema = EMA(self.field, config.ema_decay, config.ema_warmup)
+        self.ema_flow = Flow(self.ema.shadow, flow.path, flow.solver, flow.objective, flow.event_shape)
+        self.optimizer = optimizer or torch.optim.AdamW(
+            self.flow.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        )
+        _check_optimizer(self.optimizer, self.flow)
+        for group in self.optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        seed = config.seed if config.seed is not None else int(torch.randint(0, 2**31, ()))
+        per_rank = 0 if isinstance(data, Tensor) or is_map_dataset(data) else info.rank
+        generator = torch.Generator().manual_seed(seed + per_rank)
+        self.source: BatchSource = make_batches(
+            data, config.batch_size, generator, self.device, bin_width, info.rank, info.world_size
+        )
+        if saved is None:
+            if config.seed is not None:
+                torch.manual_seed(config.seed + info.rank)
+        else:
+            self._restore(*saved)
+        if config.compile:
+            if not hasattr(self.field, "compile"):
+                raise RuntimeError("compile= needs torch >= 2.2 (nn.Module.compile, which compiles in place)")
+            # In place: the field's state_dict keys, the EMA copy and the checkpoints stay as they are.
+            self.field.compile(backend="inductor" if config.compile is True else str(config.compile))
+        self.model: Any = self.flow
+        if info.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.flow, device_ids=ids)
+        self.history: list[dict[str, float]] = []
+        self.last_checkpoint: int | None = self.start if saved is not None else None
+
+    # -- run folder --------------------------------------------------------------------------
+    def _prepare_folder(self, manifest: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]] | None:
+        out = self.out
+        if out is None:
+            return None
+        saved = None
+        if (out / MANIFEST_FILE).is_file():
+            if not self.config.resume:
+                raise RunMismatchError(
+                    f"{out} already holds a run (it has a {MANIFEST_FILE}); pass resume=True to continue "
+                    "it, or choose another folder"
+                )
+            check_same_run(out, read_manifest(out), manifest)
+            if (out / CHECKPOINT_FILE).is_file():
+                saved = ck.read_checkpoint(out)
+        elif out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):
+            raise RunMismatchError(
+                f"{out} is not empty and is not a flowkit run folder; choose another folder"
+            )
+        if self.info.distributed:
+            dist.barrier()  # every rank has looked before rank 0 writes
+        if self.info.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            write_manifest(out, manifest)
+            truncate_metrics(out / METRICS_FILE, 0 if saved is None else int(saved[1]["step"]))
+        return saved
+
+    def _restore(self, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+        self.ema_flow.load_state_dict(ck.section(tensors, "ema"))
+        if meta.get("optimizer") is not None:
+            ck.unpack_optimizer(self.optimizer, tensors, meta["optimizer"])
+        rank = self.info.rank
+        rng = ck.section(tensors, f"rng/{rank}")
+        if rng:
+            ck.set_rng_state(rng, self.device)
+        elif self.config.seed is not None:  # saved by a job of another size: not bit-exact
+            torch.manual_seed(self.config.seed + rank + self.start)
+        positions = meta.get("data") or []
+        if positions:
+            # Indexed data: every rank holds the same position of the global batches.
+            own = rank if positions[0].get("kind") != "indexed" and rank < len(positions) else 0
+            self.source.restore(positions[own], ck.section(tensors, f"data/{own}"))
+
+    def _save(self, step: int) -> None:
+        assert self.out is not None
+        rng, data = ck.rng_state(self.device), self.source.state()
+        if self.info.distributed:
+            gathered: list[Any] = [None] * self.info.world_size
+            dist.all_gather_object(gathered, (rng, data))
+            rngs, datas = [g[0] for g in gathered], [g[1] for g in gathered]
+        else:
+            rngs, datas = [rng], [data]
+        if self.info.is_main:
+            ck.write_checkpoint(
+                self.out,
+                self.flow,
+                step=step,
+                ema_flow=self.ema_flow,
+                optimizer=self.optimizer,
+                rng=rngs,
+                data=datas,
+            )
+        self.last_checkpoint = step
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg, device = self.config, self.device
+        params = [p for p in self.flow.parameters() if p.requires_grad]
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if cfg.bf16 and device.type == "cuda"
+            else contextlib.nullcontext()
+        )
+        loss_sum = torch.zeros((), device=device)
+        first_bad = torch.full((), _NEVER, dtype=torch.long, device=device)
+        never = first_bad.clone()
+        max_norm = cfg.grad_clip if cfg.grad_clip is not None else math.inf
+        t0 = t_last = time.perf_counter()
+        last_logged = self.start
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.start,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not (cfg.progress and self.info.is_main),
+            desc="train",
+        )
+        try:
+            for step in range(self.start + 1, cfg.steps + 1):
+                x1 = self.source.next()
+                if step == self.start + 1:
+                    _check_batch(x1, self.flow)
+                factor = warmup_factor(step, cfg.warmup_steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = group["initial_lr"] * factor
+                with autocast:
+                    loss = self.model(x1)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                # Without clipping, max_norm=inf still measures the norm (and scales by exactly 1).
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+                self.optimizer.step()
+                self.ema.update(self.field, step)
+                loss = loss.detach().float()
+                loss_sum += loss
+                ok = torch.isfinite(loss) & torch.isfinite(grad_norm)
+                first_bad = torch.minimum(first_bad, torch.where(ok, never, step))
+                bar.update(1)
+                end = step == cfg.steps
+                saving = self.out is not None and (
+                    end or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)
+                )
+                if end or saving or step % cfg.log_every == 0:
+                    mean, bad = self._sync(loss_sum, first_bad, step - last_logged)
+                    if bad != _NEVER:
+                        raise self._non_finite(bad)
+                    if end or step % cfg.log_every == 0:
+                        now = time.perf_counter()
+                        record = {
+                            "step": step,
+                            "loss": mean,
+                            "lr": self.optimizer.param_groups[0]["lr"],
+                            "grad_norm": float(grad_norm),
+                            "steps_per_s": (step - last_logged) / (now - t_last),
+                            "time": now - t0,
+                        }
+                        self._log(record, bar)
+                        loss_sum.zero_()
+                        t_last, last_logged = now, step
+                    if saving:
+                        self._save(step)
+        finally:
+            bar.close()
+        return TrainResult(
+            flow=self.flow,
+            ema_flow=self.ema_flow.eval(),
+            step=max(self.start, cfg.steps),
+            history=self.history,
+            wall_time=time.perf_counter() - t0,
+            start_step=self.start,
+            out=self.out,
+        )
+
+    def _sync(self, loss_sum: Tensor, first_bad: Tensor, count: int) -> tuple[float, int]:
+        """Read the interval's mean loss and the first bad step (all-reduced over ranks): one host sync."""
+        if self.info.distributed:
+            loss_sum, first_bad = loss_sum.clone(), first_bad.clone()
+            dist.all_reduce(loss_sum)
+            dist.all_reduce(first_bad, op=dist.ReduceOp.MIN)
+            loss_sum /= self.info.world_size
+        return float(loss_sum) / max(count, 1), int(first_bad)
+
+    def _log(self, record: dict[str, float], bar: Any) -> None:
+        self.history.append(record)
+        bar.set_postfix(loss=f"{record['loss']:.4g}", lr=f"{record['lr']:.2g}", refresh=False)
+        if self.out is not None and self.info.is_main:
+            append_metrics(self.out / METRICS_FILE, record)
+
+    def _non_finite(self, step: int) -> NonFiniteLossError:
+        where = (
+            f"the last good checkpoint, step {self.last_checkpoint}, is in {self.out}"
+            if self.out is not None and self.last_checkpoint is not None
+            else "no checkpoint was written"
+        )
+        return NonFiniteLossError(
+            f"the training loss (or its gradient norm) was NaN or infinite at step {step}; training "
+            f"stopped ({where}). Try a lower learning rate, a smaller grad_clip, or check the data.",
+            step=step,
+        )
+
+
+def _check_batch(x1: Tensor, flow: Flow) -> None:
+    if flow.event_shape is not None and tuple(x1.shape[1:]) != tuple(flow.event_shape):
+        raise ValueError(
+            f"the data's samples have shape {tuple(x1.shape[1:])} but the flow was built for "
+            f"{tuple(flow.event_shape)}"
+        )
+
+
+def _check_optimizer(optimizer: torch.optim.Optimizer, flow: Flow) -> None:
+    own = {id(p) for p in flow.parameters()}
+    for group in optimizer.param_groups:
+        if any(id(p) not in own for p in group["params"]):
+            raise ValueError(
+                "the optimizer holds parameters that are not the flow's; build it from flow.parameters()"
+            )

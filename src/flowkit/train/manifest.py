@@ -1,0 +1,214 @@
+"""The run manifest: enough about a run to rebuild its ``Flow`` from names and options.
+
+``manifest.json`` in a run folder records the path, solver and objective by
+their registered names and constructor options, the field (the default MLP by
+its sizes; any other field by its class, which must then be passed back in),
+the event shape, the data set and the training configuration:
+
+```json
+{"format": "flowkit-run", "version": 1, "flowkit_version": "0.1.0",
+ "flow": {"path": {"name": "ot", "options": {"sigma_min": 0.0}},
+          "solver": {"name": "dopri5", "options": {"rtol": 1e-05, "atol": 1e-05, "max_steps": 100000}},
+          "objective": {"name": "cfm", "options": {}},
+          "field": {"type": "mlp", "dim": 2, "width": 256, "depth": 4},
+          "event_shape": [2]},
+ "data": {"name": "moons", "bin_width": null},
+ "config": {"steps": 1000, "batch_size": 256, "...": "..."},
+ "world_size": 1}
+```
+"""
+
+import inspect
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..errors import CheckpointError, CheckpointNotFoundError, CorruptCheckpointError, RunMismatchError
+from ..field.base import VectorField
+from ..field.mlp import MLPField
+from ..flow import Flow
+from ..plugin import get_registry
+from ..plugin.registry import Kind
+from .config import TrainConfig
+from .files import MANIFEST_FILE, atomic_write
+
+FORMAT = "flowkit-run"
+VERSION = 1
+PARTS: tuple[Kind, ...] = ("path", "solver", "objective")
+
+
+def _json_ready(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def describe_part(kind: Kind, obj: Any) -> dict[str, Any]:
+    """``{"name", "options", "rebuildable"}`` for a path, solver or objective instance.
+
+    The name is the one registered for ``type(obj)``; the options are the
+    constructor parameters that ``obj`` keeps as attributes of the same name.
+    ``rebuildable`` says whether ``registry.create(kind, name, options)`` gives
+    an object with the same ``repr`` (false, say, for an ``fm`` objective
+    holding a data tensor, or a class that is not registered).
+    """
+    registry = get_registry()
+    cls = type(obj)
+    names = [e.name for e in registry.entries() if e.kind == kind and e.cls is cls]
+    desc: dict[str, Any] = {
+        "name": names[0] if names else None,
+        "class": f"{cls.__module__}.{cls.__qualname__}",
+    }
+    options: dict[str, Any] = {}
+    for param in inspect.signature(cls).parameters.values():
+        if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY) and hasattr(obj, param.name):
+            value = getattr(obj, param.name)
+            value = list(value) if isinstance(value, tuple) else value
+            if _json_ready(value):
+                options[param.name] = value
+    desc["options"] = options
+    rebuildable = False
+    if names:
+        try:
+            rebuildable = repr(registry.create(kind, names[0], options)) == repr(obj)
+        except Exception:  # a constructor that rejects what we read back
+            rebuildable = False
+    desc["rebuildable"] = rebuildable
+    return desc
+
+
+def describe_field(field: nn.Module) -> dict[str, Any]:
+    """Describe a field: the default MLP by its sizes, any other by its class.
+
+    ``{"type": "mlp", "dim", "width", "depth"}`` or ``{"type": "custom", "class"}``.
+    """
+    if type(field) is MLPField:
+        linears = [m for m in field.net if isinstance(m, nn.Linear)]
+        sizes = {"dim": field.dim, "width": linears[0].out_features, "depth": len(linears) - 1}
+        twin = MLPField(**sizes)
+        if {k: v.shape for k, v in twin.state_dict().items()} == {
+            k: v.shape for k, v in field.state_dict().items()
+        }:
+            return {"type": "mlp", **sizes}
+    cls = type(field)
+    return {"type": "custom", "class": f"{cls.__module__}.{cls.__qualname__}"}
+
+
+def describe_flow(flow: Flow) -> dict[str, Any]:
+    """The ``"flow"`` entry of a manifest: parts by name and options, field, event shape."""
+    desc: dict[str, Any] = {kind: describe_part(kind, getattr(flow, kind)) for kind in PARTS}
+    desc["field"] = describe_field(flow.field)
+    desc["event_shape"] = None if flow.event_shape is None else list(flow.event_shape)
+    return desc
+
+
+def rebuild_flow(
+    desc: dict[str, Any],
+    *,
+    model: VectorField | None = None,
+    overrides: dict[str, Any] | None = None,
+    options: dict[str, dict[str, Any] | None] | None = None,
+    where: str = "the run",
+) -> Flow:
+    """Build the ``Flow`` a manifest describes (weights not loaded).
+
+    Args:
+        desc: the manifest's ``"flow"`` entry.
+        model: the field, required when the run used a custom field class.
+        overrides: ``{"solver": "rk4", ...}``: a name or instance to use instead of the recorded one.
+        options: ``{"solver": {"steps": 20}}``: options for an overriding name.
+        where: how error messages name the run folder.
+    """
+    overrides = overrides or {}
+    options = options or {}
+    registry = get_registry()
+    parts: dict[str, Any] = {}
+    for kind in PARTS:
+        if overrides.get(kind) is not None:
+            parts[kind] = registry.create(kind, overrides[kind], options.get(kind))
+            continue
+        part = desc[kind]
+        if not part.get("rebuildable", False):
+            raise CheckpointError(
+                f"the {kind} of {where} ({part.get('class')}) cannot be rebuilt from a registered "
+                f"name and options; pass {kind}=... to load it"
+            )
+        parts[kind] = registry.create(kind, part["name"], part["options"])
+    field_desc = desc["field"]
+    if model is not None:
+        field: VectorField = model
+    elif field_desc["type"] == "mlp":
+        field = MLPField(field_desc["dim"], width=field_desc["width"], depth=field_desc["depth"])
+    else:
+        raise CheckpointError(
+            f"{where} trained a custom field ({field_desc.get('class')}); pass model=... "
+            "(an instance of that class with the same architecture) to load it"
+        )
+    event_shape = desc.get("event_shape")
+    return Flow(field, parts["path"], parts["solver"], parts["objective"], event_shape=event_shape)
+
+
+def mismatches(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two manifests in the flow and the data (``"flow.path: ..."`` lines).
+
+    The solver is left out: it only samples, so a run may be resumed with another.
+    """
+    out = []
+    for section in ("flow", "data"):
+        a, b = old.get(section) or {}, new.get(section) or {}
+        for key in sorted((set(a) | set(b)) - {"solver"}):
+            if a.get(key) != b.get(key):
+                out.append(
+                    f"{section}.{key}: {json.dumps(a.get(key))} in the folder, {json.dumps(b.get(key))} now"
+                )
+    return out
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically."""
+    atomic_write(directory / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode())
+
+
+def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read ``manifest.json``; a missing or unreadable one raises a flowkit error naming the file."""
+    path = Path(directory) / MANIFEST_FILE
+    if not path.is_file():
+        raise CheckpointNotFoundError(f"{path} does not exist: {Path(directory)} is not a flowkit run folder")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptCheckpointError(f"cannot read the run manifest {path}: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CorruptCheckpointError(f"{path} is not a flowkit run manifest (no 'format': '{FORMAT}')")
+    return manifest
+
+
+def make_manifest(
+    flow: Flow, config: TrainConfig | None, data: dict[str, Any], world_size: int = 1
+) -> dict[str, Any]:
+    """The manifest of a run of ``flow`` on ``data`` (``{"name", "bin_width", ...}``)."""
+    import flowkit  # the package's __init__ sets the version after importing this module
+
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "flowkit_version": flowkit.__version__,
+        "flow": describe_flow(flow),
+        "data": data,
+        "config": None if config is None else config.to_dict(),
+        "world_size": world_size,
+    }
+
+
+def check_same_run(directory: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Raise ``RunMismatchError`` when the folder's run differs from the new one in flow or data."""
+    diff = mismatches(old, new)
+    if diff:
+        raise RunMismatchError(
+            f"{directory} holds another run; choose a new folder. Differences:\n  " + "\n  ".join(diff)
+        )
