@@ -46,7 +46,7 @@ def build(
         solver_options: for a named solver, e.g. ``{"rtol": 1e-5, "atol": 1e-5}`` or ``{"steps": 100}``.
         objective_options: for a named objective, e.g. ``{"data": x}`` for ``"fm"``.
 
-    Example:
+    Examples:
         >>> import torch, flowkit
         >>> flow = flowkit.build(path="ot", solver="rk4", solver_options={"steps": 4}, dim=2)
         >>> loss = flow.loss(torch.randn(16, 2))

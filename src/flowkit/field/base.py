@@ -50,7 +50,7 @@ class CallableField(VectorField):
 def as_field(fn: Callable[..., Tensor] | VectorField, order: Literal["tx", "xt"] = "tx") -> VectorField:
     """Return ``fn`` as a [`VectorField`][flowkit.VectorField], wrapping it if it is not one.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from flowkit import as_field
         >>> field = as_field(lambda x, t: -x, order="xt")

@@ -19,7 +19,7 @@ class MLPField(VectorField):
         width: hidden width.
         depth: number of hidden layers.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from flowkit import MLPField
         >>> MLPField(dim=2)(torch.rand(5), torch.randn(5, 2)).shape

@@ -26,7 +26,7 @@ class CFM(Objective):
     Subclasses may override [`couple`][flowkit.objective.CFM.couple] to pair
     noise and data differently (minibatch optimal transport, for example).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from flowkit.objective import CFM
         >>> from flowkit.path import OTPath

@@ -23,7 +23,7 @@ class GaussianPath(ProbabilityPath):
         mu: ``(t, x1) -> mu_t(x1)``.
         sigma: ``t -> sigma_t``.
 
-    Example:
+    Examples:
         >>> import math, torch
         >>> from flowkit.path import GaussianPath
         >>> cosine = GaussianPath(

@@ -20,7 +20,7 @@ class OTPath(ProbabilityPath):
     Args:
         sigma_min: standard deviation of ``p_1(x | x1)``; ``0 <= sigma_min < 1``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from flowkit.path import OTPath
         >>> path = OTPath()

@@ -180,7 +180,7 @@ def get_registry() -> Registry:
 def available() -> list[Entry]:
     """Every registered path, solver and objective, with the plugin and distribution it came from.
 
-    Example:
+    Examples:
         >>> import flowkit
         >>> sorted(e.name for e in flowkit.available() if e.kind == "solver")[:3]
         ['dopri5', 'euler', 'rk4']

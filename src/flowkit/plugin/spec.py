@@ -18,7 +18,7 @@ def flowkit_register(registry: "Registry") -> None:
     matching interface. Names are global: two plugins claiming one name is an
     error that names both.
 
-    Example:
+    Examples:
         ```python
         from flowkit.plugin import hookimpl
 

@@ -39,7 +39,7 @@ class Dopri5(Solver):
         atol: absolute tolerance, ``> 0``.
         max_steps: give up (raise) after this many accepted steps.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from flowkit.solver import Dopri5
         >>> sol = Dopri5(rtol=1e-7, atol=1e-9).solve(lambda t, x: -x, torch.ones(1, 1, dtype=torch.float64))

@@ -14,7 +14,7 @@ class Euler(FixedStepSolver):
     Args:
         steps: number of uniform steps over ``[t0, t1]``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from flowkit.solver import Euler
         >>> sol = Euler(steps=10).solve(lambda t, x: -x, torch.ones(1, 1))

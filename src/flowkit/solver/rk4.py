@@ -20,7 +20,7 @@ class RK4(FixedStepSolver):
     Args:
         steps: number of uniform steps over ``[t0, t1]``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from flowkit.solver import RK4
         >>> sol = RK4(steps=10).solve(lambda t, x: -x, torch.ones(1, 1))
