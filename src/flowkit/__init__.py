@@ -10,6 +10,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import data as data
 from . import errors as errors
+from . import likelihood as likelihood
+from . import metrics as metrics
 from . import train as train
 from ._types import PerSample as PerSample
 from ._types import Scalar as Scalar
@@ -23,6 +25,8 @@ from .field import MLPField as MLPField
 from .field import VectorField as VectorField
 from .field import as_field as as_field
 from .flow import Flow as Flow
+from .likelihood import bits_per_dim as bits_per_dim
+from .metrics import energy_distance as energy_distance
 from .objective import Objective as Objective
 from .path import PathSample as PathSample
 from .path import ProbabilityPath as ProbabilityPath
@@ -60,12 +64,16 @@ __all__ = [
     "__version__",
     "as_field",
     "available",
+    "bits_per_dim",
     "build",
     "data",
+    "energy_distance",
     "errors",
     "hookimpl",
+    "likelihood",
     "load_checkpoint",
     "load_dataset",
+    "metrics",
     "save_checkpoint",
     "train",
 ]

@@ -1,6 +1,6 @@
 """The files of a run folder, and writing them so that a crash never leaves a torn one.
 
-A run folder holds::
+A run folder holds:
 
     DIR/manifest.json             the run: flow by names and options, data, config
     DIR/checkpoint.safetensors    the latest checkpoint (replaced atomically)

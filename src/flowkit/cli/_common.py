@@ -1,0 +1,147 @@
+"""What the subcommands share: error reporting, ``KEY=VALUE`` options, run folders and held-out data."""
+
+import argparse
+import ast
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..errors import FlowkitError
+
+EXIT_USAGE = 2
+"""Exit status for errors a user can act on (as argparse uses for bad arguments)."""
+
+HELDOUT_SEED_OFFSET = 1_000_003
+"""Held-out draws of a 2-D toy use the training seed plus this, so they never repeat training points."""
+
+
+def run_guarded(
+    fn: Callable[[argparse.Namespace], int], args: argparse.Namespace, traceback: bool = False
+) -> int:
+    """Run a subcommand; a ``FlowkitError`` or bad value becomes one line on stderr and status 2."""
+    try:
+        return fn(args)
+    except (FlowkitError, ValueError) as exc:
+        if traceback:
+            raise
+        message = " ".join(str(exc).split())  # one line, whatever the exception holds
+        print(f"flowkit {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"flowkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def parse_value(text: str) -> Any:
+    """A Python literal (``20``, ``1e-5``, ``True``, ``[1, 2]``) or else the string itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_options(items: list[str] | None, what: str) -> dict[str, Any]:
+    """``["steps=20", "rtol=1e-5"]`` -> ``{"steps": 20, "rtol": 1e-05}``."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{what} must look like KEY=VALUE; got {item!r}")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def add_solver_arguments(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """``--solver NAME``, ``--steps``, ``--rtol``, ``--atol`` and ``--solver-option KEY=VALUE``."""
+    group = parser.add_argument_group("solver")
+    group.add_argument(
+        "--solver", default=default, help=f"a registered solver name (default: {default or 'the run’s own'})"
+    )
+    group.add_argument("--steps", type=int, help="steps of a fixed-step solver (euler, rk4)")
+    group.add_argument("--rtol", type=float, help="relative tolerance of an adaptive solver (dopri5)")
+    group.add_argument("--atol", type=float, help="absolute tolerance of an adaptive solver (dopri5)")
+    group.add_argument(
+        "--solver-option", action="append", metavar="KEY=VALUE", help="any other solver option (repeatable)"
+    )
+
+
+def solver_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The solver options given on the command line; ``None`` when none were."""
+    options = parse_options(args.solver_option, "--solver-option")
+    for key in ("steps", "rtol", "atol"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    if options and args.solver is None:
+        raise ValueError("solver options need a solver: pass --solver NAME as well")
+    return options or None
+
+
+def pick_device(name: str | None) -> torch.device:
+    """``name``, or CUDA when there is one, else the CPU; an unusable name raises ``ValueError``."""
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {name!r} is not a device name (cpu, cuda, cuda:1, ...): {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name} was asked for but CUDA is not available here; use --device cpu")
+    return device
+
+
+def is_main_process() -> bool:
+    """Rank 0 under ``torchrun`` (or a single process): the one that prints."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def load_run(
+    directory: str, device: torch.device, solver: str | None = None, options: dict[str, Any] | None = None
+) -> Any:
+    """``(flow, ema_flow, state)`` of a run folder, with clear errors for a missing or corrupted one.
+
+    A run whose objective cannot be rebuilt from its name (``fm`` holds its data
+    set) is loaded with ``cfm`` in its place: sampling and likelihoods never use it.
+    """
+    from ..train import load_checkpoint, read_manifest
+
+    folder = Path(directory)
+    manifest = read_manifest(folder)  # raises CheckpointNotFoundError / CorruptCheckpointError
+    objective = None
+    if not (manifest.get("flow", {}).get("objective", {}) or {}).get("rebuildable", True):
+        objective = "cfm"
+    return load_checkpoint(folder, device=device, solver=solver, solver_options=options, objective=objective)
+
+
+def data_entry(state: Any) -> dict[str, Any]:
+    """The manifest's ``data`` entry (``name``, ``bin_width``, ...), ``{}`` when absent."""
+    return dict(state.manifest.get("data") or {})
+
+
+def heldout_data(name: str, n: int | None, seed: int, device: torch.device) -> tuple[Tensor, float | None]:
+    """Held-out samples of a built-in data set and its bin width.
+
+    The digits use their test split, dequantized once with a fixed generator;
+    a 2-D toy draws fresh points with a seed distinct from training's.
+    """
+    from ..data import get_dataset, load_dataset
+
+    spec = get_dataset(name)
+    generator = torch.Generator().manual_seed(seed + HELDOUT_SEED_OFFSET)
+    if name == "digits":
+        x = load_dataset("digits", n, generator=generator, split="test", dequantize=True)
+    else:
+        x = load_dataset(name, n or 2000, generator=generator)
+    return x.to(device), spec.bin_width
+
+
+def training_seed(state: Any) -> int:
+    """The seed the run was trained with (0 when not recorded)."""
+    config = getattr(state, "config", None)
+    seed = getattr(config, "seed", None)
+    return int(seed) if seed is not None else 0
