@@ -1,7 +1,6 @@
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,6 @@ from flowkit.errors import (
 )
 from flowkit.train import TrainConfig, load_checkpoint, read_manifest, save_checkpoint, train
 from flowkit.train import checkpoint as ck
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class Crash(Exception):

@@ -5,7 +5,6 @@ import math
 import subprocess
 import sys
 import types
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +17,6 @@ from flowkit.plugin import hookimpl
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = ["--width", "32", "--depth", "2", "--batch-size", "64", "--quiet", "--device", "cpu"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # Small models gain nothing from intra-op threads, and lose a lot on a shared machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

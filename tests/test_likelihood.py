@@ -13,7 +13,6 @@ is the regression of the velocity ``u = x1 - (1 - sigma_min) x0`` on ``x_t``:
 """
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,15 +34,6 @@ from flowkit.path import OTPath
 from flowkit.solver import Dopri5
 
 F64 = torch.float64
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # Small fields gain nothing from intra-op threads and lose a lot on a shared CPU.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class GaussianMarginalField(flowkit.VectorField):
@@ -255,6 +245,22 @@ def test_exact_divergence_on_images_matches_the_jacobian_trace(
         [_brute_force_trace(lambda y, i=i: net(t[i : i + 1], y), x[i : i + 1]) for i in range(3)]
     )
     torch.testing.assert_close(div, want, rtol=1e-10, atol=1e-10)
+
+
+def test_divergences_do_not_wait_for_the_device(host_traffic: Any) -> None:
+    # They run once per field evaluation: a host tensor in them (an index, say) is a blocking copy,
+    # a stream synchronisation, every time on a GPU. The meta device stands in for one.
+    a = torch.randn(6, 6, device="meta")
+    x = torch.randn(4, 1, 2, 3, device="meta")
+
+    def fn(y: Tensor) -> Tensor:
+        return (y.flatten(1) @ a.T).reshape(y.shape)
+
+    with host_traffic:
+        for chunk_size in (None, 4):  # all basis vectors at once, and in chunks
+            exact_divergence(fn, x, chunk_size=chunk_size)
+        hutchinson_divergence(fn, x, draw_probes(x, 3))
+    assert host_traffic.found == []
 
 
 @pytest.mark.parametrize("kind", ["rademacher", "gaussian"])

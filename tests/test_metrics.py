@@ -67,3 +67,26 @@ def test_evaluate_an_identity_flow_on_its_own_source() -> None:
     binned = evaluate(flow, data[:100], solver="rk4", solver_options={"steps": 1}, bin_width=0.5)
     assert binned.nfe_sample == 4
     assert binned.bits_per_dim == pytest.approx((binned.nll - 2 * math.log(0.5)) / (2 * math.log(2)))
+
+
+def test_timings_wait_for_a_cuda_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CUDA kernels run asynchronously: a clock read without a synchronisation measures the launches,
+    # not the solve. Every reading of the clock on a CUDA device must wait for its queue.
+    from flowkit import metrics
+
+    waited: list[torch.device] = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: waited.append(device))
+    metrics._clock(torch.device("cuda", 1))
+    metrics._clock(torch.device("cpu"))
+    assert waited == [torch.device("cuda", 1)]
+
+
+def test_evaluate_refuses_solver_options_it_cannot_apply() -> None:
+    # Options without a solver name (or with a solver instance) were dropped silently: the report then
+    # described another solve than the one asked for. They are refused, as Flow.sample refuses them.
+    flow = flowkit.build(model=lambda t, x: 0 * x, solver="euler", solver_options={"steps": 2}, dim=2)
+    data = torch.randn(8, 2)
+    with pytest.raises(TypeError, match="solver_options need a solver name"):
+        evaluate(flow, data, solver=None, solver_options={"steps": 50})
+    with pytest.raises(flowkit.errors.OptionError, match="solver instance"):
+        evaluate(flow, data, solver=flowkit.solver.RK4(steps=1), solver_options={"steps": 50})

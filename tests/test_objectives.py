@@ -9,7 +9,7 @@
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,36 +21,13 @@ from flowkit import MarginalField, MLPField
 from flowkit import testing as fkt
 from flowkit.field import marginal_velocity
 from flowkit.objective import CFM, FM, Objective
-from flowkit.path import GaussianPath, OTPath, ProbabilityPath
+from flowkit.path import OTPath, ProbabilityPath
 from flowkit.path.base import broadcast_time
 from flowkit.plugin import get_registry
 from flowkit.solver import Dopri5
 
 F64 = torch.float64
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-PATH_OPTIONS: dict[str, dict[str, Any]] = {
-    "gaussian": {
-        "mu": lambda t, x1: torch.sin(0.5 * math.pi * t) * x1,
-        "sigma": lambda t: torch.cos(0.5 * math.pi * t),
-    }
-}
-
-
-def make(kind: str, name: str) -> Any:
-    cls = get_registry().get(kind, name).cls  # type: ignore[arg-type]
-    try:
-        return cls(**(PATH_OPTIONS.get(name, {}) if kind == "path" else {}))
-    except TypeError as exc:
-        pytest.skip(f"{kind} {name!r} cannot be built with default options ({exc})")
+MakePart = Callable[[str, str], Any]  # the make_part fixture (conftest.py): make_part(kind, name)
 
 
 def data_set(n: int = 6, seed: int = 0) -> Tensor:
@@ -65,8 +42,10 @@ def data_set(n: int = 6, seed: int = 0) -> Tensor:
 # -- the conformance suite over the registry ----------------------------------------------------
 @pytest.mark.parametrize("path_name", get_registry().names("path"))
 @pytest.mark.parametrize("name", get_registry().names("objective"))
-def test_registered_objective_conforms(name: str, path_name: str, device: torch.device) -> None:
-    fkt.check_objective(make("objective", name), make("path", path_name), device=device)
+def test_registered_objective_conforms(
+    name: str, path_name: str, device: torch.device, make_part: MakePart
+) -> None:
+    fkt.check_objective(make_part("objective", name), make_part("path", path_name), device=device)
 
 
 def test_fm_with_its_own_data_set_conforms() -> None:
@@ -75,6 +54,16 @@ def test_fm_with_its_own_data_set_conforms() -> None:
 
 
 # -- negative controls for the objective checks -------------------------------------------------
+def draw_like_cfm(
+    objective: CFM, path: ProbabilityPath, x1: Tensor, x0: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(t, x_t, target)`` drawn as ``CFM`` draws them (``x0`` from the source when not given)."""
+    t = objective.sample_time(x1)
+    x0 = path.sample_source(x1.shape, dtype=x1.dtype) if x0 is None else x0
+    xt, target = path.interpolate(broadcast_time(t, x1), x0, x1)
+    return t, xt, target
+
+
 class DetachedLoss(CFM):
     def compute(
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
@@ -93,9 +82,7 @@ class PerSampleLoss(CFM):
     def compute(
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
     ) -> Tensor:
-        t = self.sample_time(x1)
-        x0 = path.sample_source(x1.shape, dtype=x1.dtype) if x0 is None else x0
-        xt, target = path.interpolate(broadcast_time(t, x1), x0, x1)
+        t, xt, target = draw_like_cfm(self, path, x1, x0)
         return (field(t, xt, **cond) - target).square().mean(1)
 
 
@@ -108,9 +95,7 @@ class ScaledTarget(CFM):
     def compute(
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
     ) -> Tensor:
-        t = self.sample_time(x1)
-        x0 = path.sample_source(x1.shape, dtype=x1.dtype) if x0 is None else x0
-        xt, target = path.interpolate(broadcast_time(t, x1), x0, x1)
+        t, xt, target = draw_like_cfm(self, path, x1, x0)
         return F.mse_loss(field(t, xt, **cond), self.scale * target)
 
 
@@ -172,8 +157,7 @@ class UniformWeightsFM(CFM):
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
     ) -> Tensor:
         assert x0 is not None
-        t = self.sample_time(x1)
-        xt, _ = path.interpolate(broadcast_time(t, x1), x0, x1)
+        t, xt, _ = draw_like_cfm(self, path, x1, x0)
         target = torch.stack([path.velocity(t, xt, d.expand_as(xt)) for d in self.data]).mean(0)
         return F.mse_loss(field(t, xt, **cond), target)
 
@@ -189,8 +173,7 @@ class WrongPathFM(FM):
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
     ) -> Tensor:
         assert x0 is not None and self.data is not None
-        t = self.sample_time(x1)
-        xt, _ = path.interpolate(broadcast_time(t, x1), x0, x1)
+        t, xt, _ = draw_like_cfm(self, path, x1, x0)
         return F.mse_loss(field(t, xt, **cond), marginal_velocity(self.other, t, xt, self.data))
 
 
@@ -230,8 +213,8 @@ Z_MAX = 5.5
 
 
 @pytest.mark.parametrize("name", ["ot", "vp", "ve", "gaussian"])
-def test_theorem_12_fm_and_cfm_gradients_agree(name: str) -> None:
-    path, data = make("path", name), data_set()
+def test_theorem_12_fm_and_cfm_gradients_agree(name: str, make_part: MakePart) -> None:
+    path, data = make_part("path", name), data_set()
     z = gradient_difference_z(path, FM(data=data), CFM(), data)
     assert float(z.abs().max()) < Z_MAX, f"max |z| = {float(z.abs().max()):.2f}"
     assert float(z.square().mean()) < 4.0  # ~1 for independent z; correlated parameters spread it
@@ -247,16 +230,16 @@ def test_theorem_12_fm_and_cfm_gradients_agree(name: str) -> None:
         ("gaussian", lambda data: WrongPathFM(data, OTPath())),
     ],
 )
-def test_theorem_12_test_detects_wrong_targets(name: str, wrong: Any) -> None:
-    path, data = make("path", name), data_set()
+def test_theorem_12_test_detects_wrong_targets(name: str, wrong: Any, make_part: MakePart) -> None:
+    path, data = make_part("path", name), data_set()
     z = gradient_difference_z(path, wrong(data), CFM(), data)
     assert float(z.abs().max()) > 2 * Z_MAX
 
 
 # -- memorisation: the exact marginal field carries noise onto the data -------------------------
 @pytest.mark.parametrize("name", ["ot", "vp", "ve"])
-def test_marginal_field_memorises_the_data(name: str) -> None:
-    path, data = make("path", name), data_set()
+def test_marginal_field_memorises_the_data(name: str, make_part: MakePart) -> None:
+    path, data = make_part("path", name), data_set()
     x0 = path.sample_source((64, 2), dtype=F64, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         x1 = Dopri5(rtol=1e-5, atol=1e-5).solve(MarginalField(path, data), x0).x
@@ -291,8 +274,10 @@ def brute_force_marginal(path: ProbabilityPath, t: Tensor, x: Tensor, data: Tens
 
 @pytest.mark.parametrize("shape", [(2,), (1, 2, 2)])
 @pytest.mark.parametrize("name", get_registry().names("path"))
-def test_marginal_velocity_matches_brute_force_for_any_chunk_size(name: str, shape: tuple[int, ...]) -> None:
-    path = make("path", name)
+def test_marginal_velocity_matches_brute_force_for_any_chunk_size(
+    name: str, shape: tuple[int, ...], make_part: MakePart
+) -> None:
+    path = make_part("path", name)
     g = torch.Generator().manual_seed(3)
     batch, n = 9, 13
     feat = math.prod(shape)
@@ -306,8 +291,8 @@ def test_marginal_velocity_matches_brute_force_for_any_chunk_size(name: str, sha
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9, msg=f"max_elements={max_elements}")
 
 
-def test_fm_loss_does_not_depend_on_chunking() -> None:
-    path, data = make("path", "vp"), data_set(n=11)
+def test_fm_loss_does_not_depend_on_chunking(make_part: MakePart) -> None:
+    path, data = make_part("path", "vp"), data_set(n=11)
     x1 = data[torch.randint(11, (32,), generator=torch.Generator().manual_seed(4))]
     x0 = torch.randn(32, 2, dtype=F64, generator=torch.Generator().manual_seed(5))
     field = MLPField(2, width=8, depth=1).double()
@@ -318,8 +303,10 @@ def test_fm_loss_does_not_depend_on_chunking() -> None:
     assert losses == pytest.approx([losses[0]] * 3, rel=1e-12)
 
 
-def test_marginal_velocity_of_one_point_is_the_conditional_field() -> None:
-    path = GaussianPath(mu=PATH_OPTIONS["gaussian"]["mu"], sigma=PATH_OPTIONS["gaussian"]["sigma"])
+def test_marginal_velocity_of_one_point_is_the_conditional_field(
+    make_part: MakePart,
+) -> None:
+    path = make_part("path", "gaussian")
     x, c = torch.randn(5, 2, dtype=F64), torch.randn(1, 2, dtype=F64)
     t = torch.rand(5, dtype=F64)
     torch.testing.assert_close(marginal_velocity(path, t, x, c), path.velocity(t, x, c.expand_as(x)))
@@ -327,8 +314,8 @@ def test_marginal_velocity_of_one_point_is_the_conditional_field() -> None:
 
 # -- bad input ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", get_registry().names("objective"))
-def test_objective_bad_input(name: str) -> None:
-    objective, path = make("objective", name), OTPath()
+def test_objective_bad_input(name: str, make_part: MakePart) -> None:
+    objective, path = make_part("objective", name), OTPath()
     field = MLPField(2, width=8, depth=1)
     with pytest.raises((TypeError, ValueError), match="x0"):
         objective(field, path, torch.randn(4, 2), torch.randn(4, 3))

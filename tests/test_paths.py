@@ -7,7 +7,8 @@ show that each check can fail.
 """
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -21,47 +22,21 @@ from flowkit.path import GaussianPath, OTPath, ProbabilityPath, VEPath, VPPath
 from flowkit.plugin import get_registry
 
 F64 = torch.float64
+MakePart = Callable[[str, str], Any]  # the make_part fixture (conftest.py): make_part(kind, name)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Tiny tensors: a second OpenMP thread only adds contention on a shared CPU.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def cosine_mu(t: Tensor, x1: Tensor) -> Tensor:
-    return torch.sin(0.5 * math.pi * t) * x1
-
-
-def cosine_sigma(t: Tensor) -> Tensor:
-    return torch.cos(0.5 * math.pi * t)
-
-
-# Options for registered paths that cannot be built with their defaults.
-PATH_OPTIONS: dict[str, dict[str, object]] = {"gaussian": {"mu": cosine_mu, "sigma": cosine_sigma}}
 # Boundary expectations that differ from "mu_0 = 0": VE starts from N(x1, sigma_max^2 I).
 BOUNDARY_OPTIONS: dict[str, dict[str, object]] = {"ve": {"source_mean": lambda x1: x1}}
-
-
-def make_path(name: str) -> ProbabilityPath:
-    cls = get_registry().get("path", name).cls
-    try:
-        return cls(**PATH_OPTIONS.get(name, {}))  # type: ignore[no-any-return]
-    except TypeError as exc:
-        pytest.skip(f"path {name!r} cannot be built with default options ({exc}); add it to PATH_OPTIONS")
-
-
 PATH_NAMES = get_registry().names("path")
 
 
 # -- the conformance suite over the registry ----------------------------------------------------
 @pytest.mark.parametrize("check", fkt.PATH_CHECKS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("name", PATH_NAMES)
-def test_registered_path_conforms(name: str, check: Callable[..., None], device: torch.device) -> None:
-    path = make_path(name)
+def test_registered_path_conforms(
+    name: str, check: Callable[..., None], device: torch.device, make_part: MakePart
+) -> None:
+    path = make_part("path", name)
     if check is fkt.check_boundary_conditions:
         check(path, device=device, **BOUNDARY_OPTIONS.get(name, {}))
     else:
@@ -294,8 +269,8 @@ def test_ve_geometric_schedule(sigma_min: float, sigma_max: float) -> None:
 
 
 # -- gaussian: autograd derivatives against the closed form -------------------------------------
-def test_gaussian_cosine_derivatives_match_closed_form() -> None:
-    path = GaussianPath(mu=cosine_mu, sigma=cosine_sigma)
+def test_gaussian_cosine_derivatives_match_closed_form(make_part: MakePart) -> None:
+    path = make_part("path", "gaussian")  # the cosine schedule: mu_t(x1) = sin(w t) x1, sigma_t = cos(w t)
     t = torch.linspace(0, 1, 9, dtype=F64).reshape(-1, 1)
     x1 = torch.randn(9, 3, dtype=F64)
     w = 0.5 * math.pi
@@ -316,16 +291,16 @@ def test_gaussian_polynomial_path_conforms() -> None:
 
 def test_gaussian_rejects_bad_functions() -> None:
     with pytest.raises(ValueError, match=r"sigma\(0\) must be positive"):
-        GaussianPath(mu=cosine_mu, sigma=lambda t: 0.0 * t)
+        GaussianPath(mu=lambda t, x1: t * x1, sigma=lambda t: 0.0 * t)
     with pytest.raises(TypeError, match="callables"):
-        GaussianPath(mu=cosine_mu, sigma=1.0)  # type: ignore[arg-type]
+        GaussianPath(mu=lambda t, x1: t * x1, sigma=1.0)  # type: ignore[arg-type]
 
 
 # -- bad input: clear errors, never silent wrong answers ----------------------------------------
 @pytest.mark.parametrize("bad_t", [-0.1, 1.5, float("nan")])
 @pytest.mark.parametrize("name", PATH_NAMES)
-def test_time_outside_unit_interval(name: str, bad_t: float) -> None:
-    path = make_path(name)
+def test_time_outside_unit_interval(name: str, bad_t: float, make_part: MakePart) -> None:
+    path = make_part("path", name)
     x = torch.randn(3, 2)
     t = torch.tensor([0.5, bad_t, 0.2])
     for call in (path.sample, path.velocity, path.log_prob):
@@ -334,8 +309,8 @@ def test_time_outside_unit_interval(name: str, bad_t: float) -> None:
 
 
 @pytest.mark.parametrize("name", PATH_NAMES)
-def test_shape_mismatch_names_both_arguments(name: str) -> None:
-    path = make_path(name)
+def test_shape_mismatch_names_both_arguments(name: str, make_part: MakePart) -> None:
+    path = make_part("path", name)
     t = torch.rand(4)
     with pytest.raises((TypeError, ValueError), match=r"(?s)x1.*4, ?3"):
         path.sample(t, torch.randn(4, 2), torch.randn(4, 3))
@@ -346,8 +321,8 @@ def test_shape_mismatch_names_both_arguments(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", PATH_NAMES)
-def test_non_float_tensors_are_rejected(name: str) -> None:
-    path = make_path(name)
+def test_non_float_tensors_are_rejected(name: str, make_part: MakePart) -> None:
+    path = make_part("path", name)
     t = torch.rand(4)
     with pytest.raises(TypeError, match="x0"):
         path.sample(t, torch.ones(4, 2, dtype=torch.long), torch.randn(4, 2))

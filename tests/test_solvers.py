@@ -6,7 +6,7 @@ for methods that integrate them exactly (Euler: constants, RK4 through
 Simpson's rule: cubics). Broken solvers show that each check can fail.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -21,14 +21,6 @@ from flowkit.solver.base import Field
 
 F64 = torch.float64
 exact = fkt.DampedRotation.exact
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _x0(batch: int = 4, seed: int = 0) -> Tensor:

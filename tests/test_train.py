@@ -1,5 +1,4 @@
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +10,6 @@ import flowkit
 from flowkit.errors import NonFiniteLossError
 from flowkit.train import EMA, TrainConfig, load_checkpoint, train, warmup_factor
 from flowkit.train.distributed import pick_device
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # Tiny models on a shared machine: one intra-op thread is many times faster than two.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny_flow(dim: int = 2, width: int = 32, depth: int = 2, **kw: Any) -> flowkit.Flow:
@@ -190,6 +180,19 @@ def test_dequantization_noise_stays_in_bins() -> None:
     source = make_batches(levels, 64, torch.Generator().manual_seed(0), torch.device("cpu"), bin_width=1.0)
     batch = source.next()
     assert (batch - batch.round()).abs().max() <= 0.5 and not torch.equal(batch, batch.round())
+
+
+def test_batches_of_device_data_do_not_wait_for_the_device(host_traffic: Any) -> None:
+    # A data set already on the GPU: drawing a batch must not synchronise the host with the device
+    # (the meta device stands in for one), or every step waits for the one before.
+    from flowkit.train.batches import make_batches
+
+    meta = torch.device("meta")
+    source = make_batches(torch.randn(256, 3, device=meta), 64, torch.Generator(), meta, bin_width=0.5)
+    with host_traffic:
+        batches = [source.next() for _ in range(6)]  # into a second epoch
+    assert host_traffic.found == []
+    assert all(b.shape == (64, 3) and b.device == meta for b in batches)
 
 
 def test_config_validation() -> None:

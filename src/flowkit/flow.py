@@ -1,6 +1,6 @@
 """``Flow``: a vector field together with the path, solver and objective that train and run it."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import torch
@@ -11,6 +11,20 @@ from .objective.base import Objective
 from .path.base import ProbabilityPath
 from .plugin import get_registry
 from .solver.base import Field, Solution, Solver
+
+
+def bind_conditioning(field: Callable[..., Tensor], cond: dict[str, Any]) -> Field:
+    """``field`` as a solver calls it, ``(t, x) -> v``, with the conditioning keywords ``cond`` bound."""
+    return field if not cond else (lambda t, x: field(t, x, **cond))
+
+
+def choose_solver(default: Solver, solver: str | Solver | None, options: dict[str, Any] | None) -> Solver:
+    """``solver`` (a registered name built with ``options``, or an instance), or ``default`` for ``None``."""
+    if solver is None:
+        if options:
+            raise TypeError("solver_options need a solver name; pass solver=... as well")
+        return default
+    return get_registry().create("solver", solver, options)
 
 
 class Flow(nn.Module):
@@ -28,6 +42,14 @@ class Flow(nn.Module):
         event_shape: the shape of one sample, when known (needed by ``sample(n)``).
         nfe: field evaluations spent by the last solve (``None`` before any).
         last_solution: the last [`Solution`][flowkit.Solution] (final state, NFE, steps).
+
+    Examples:
+        >>> import torch, flowkit
+        >>> flow = flowkit.build(path="ot", solver="euler", solver_options={"steps": 5}, dim=2)
+        >>> flow.loss(torch.randn(32, 2)).shape  # a scalar
+        torch.Size([])
+        >>> flow.sample(4).shape, flow.nfe
+        (torch.Size([4, 2]), 5)
     """
 
     def __init__(
@@ -62,15 +84,10 @@ class Flow(nn.Module):
 
     # -- sampling -------------------------------------------------------------------------------
     def _field_fn(self, cond: dict[str, Any]) -> Field:
-        field = self.field
-        return field if not cond else (lambda t, x: field(t, x, **cond))
+        return bind_conditioning(self.field, cond)
 
     def _solver(self, solver: str | Solver | None, options: dict[str, Any] | None) -> Solver:
-        if solver is None:
-            if options:
-                raise TypeError("solver_options need a solver name; pass solver=... as well")
-            return self.solver
-        return get_registry().create("solver", solver, options)
+        return choose_solver(self.solver, solver, options)
 
     def source(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` draws from the source ``p_0``, shaped ``(n, *event_shape)``, on the field's device."""

@@ -82,6 +82,18 @@ class MarginalField(VectorField):
         path: the conditional path.
         data: the data set ``(N, *dims)``.
         max_elements: chunking bound, see [`marginal_velocity`][flowkit.field.marginal_velocity].
+
+    Examples:
+        >>> import torch
+        >>> from flowkit import MarginalField
+        >>> from flowkit.path import OTPath
+        >>> from flowkit.solver import RK4
+        >>> data = torch.tensor([[2.0, 0.0], [-2.0, 0.0]])
+        >>> field = MarginalField(OTPath(sigma_min=1e-3), data)
+        >>> x0 = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))
+        >>> x1 = RK4(steps=100).solve(field, x0).x
+        >>> bool(torch.cdist(x1, data).min(dim=1).values.max() < 0.05)  # each lands on a data point
+        True
     """
 
     data: Tensor

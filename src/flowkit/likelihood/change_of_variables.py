@@ -35,9 +35,8 @@ from torch import Tensor
 
 from .._checks import shape_checked
 from .._types import PerSample, State
-from ..flow import Flow
+from ..flow import Flow, bind_conditioning, choose_solver
 from ..path.base import ProbabilityPath
-from ..plugin import get_registry
 from ..solver.base import Field, Solution, Solver
 from ..solver.dopri5 import Dopri5
 from .divergence import ProbeKind, draw_probes, exact_divergence, hutchinson_divergence
@@ -106,25 +105,19 @@ def _resolve(
     cond: dict[str, Any],
 ) -> tuple[Field, ProbabilityPath, Solver]:
     if isinstance(flow_or_field, Flow):
-        flow = flow_or_field
-        field: Field = flow._field_fn(cond)
-        path = flow.path if path is None else path
-        default: Solver = flow.solver
+        field = bind_conditioning(flow_or_field.field, cond)
+        path = flow_or_field.path if path is None else path
+        default: Solver = flow_or_field.solver
     else:
         if not callable(flow_or_field):
             raise TypeError(f"expected a Flow or a field (t, x) -> v; got {type(flow_or_field).__name__}")
         if path is None:
             raise TypeError("a bare field needs path=... (its source density p_0 gives log p_0(x_0))")
-        base = flow_or_field
-        field = base if not cond else (lambda t, x: base(t, x, **cond))
+        field = bind_conditioning(flow_or_field, cond)
         default = Dopri5()
     if not isinstance(path, ProbabilityPath):
         raise TypeError(f"path must be a flowkit.ProbabilityPath; got {type(path).__name__}")
-    if solver is None:
-        if solver_options:
-            raise TypeError("solver_options need a solver name; pass solver=... as well")
-        return field, path, default
-    return field, path, get_registry().create("solver", solver, solver_options)
+    return field, path, choose_solver(default, solver, solver_options)
 
 
 @shape_checked

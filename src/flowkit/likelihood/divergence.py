@@ -88,8 +88,11 @@ def exact_divergence(
     y, div = None, x.new_zeros(batch)
     for start in range(0, d, step):  # vmap's own chunk_size cannot return the unbatched fn(x)
         y, jv = _batched(push, basis[start : start + step])  # (chunk, batch, *dims)
-        idx = torch.arange(start, start + jv.shape[0], device=x.device)
-        div = div + jv.reshape(jv.shape[0], batch, d)[torch.arange(jv.shape[0]), :, idx].sum(0)
+        chunk = jv.shape[0]
+        # (J e_{start+k})_{start+k} for k < chunk: a diagonal, read without an index tensor (a host
+        # tensor here would be a blocking copy to the device at every field evaluation)
+        diag = jv.reshape(chunk, batch, d)[:, :, start : start + chunk].diagonal(dim1=0, dim2=2)
+        div = div + diag.sum(-1)
     assert y is not None
     return y, div
 

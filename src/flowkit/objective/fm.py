@@ -29,6 +29,16 @@ class FM(CFM):
             When ``None``, each batch ``x1`` serves as its own data set
             (minibatch flow matching).
         max_elements: memory bound of the chunked marginal computation.
+
+    Examples:
+        >>> import torch
+        >>> from flowkit import MarginalField
+        >>> from flowkit.objective import FM
+        >>> from flowkit.path import OTPath
+        >>> data, path = torch.randn(16, 2), OTPath(sigma_min=1e-3)
+        >>> exact = MarginalField(path, data)  # the minimiser of this loss
+        >>> float(FM(data=data)(exact, path, data[:8]))
+        0.0
     """
 
     def __init__(self, data: Tensor | None = None, max_elements: int = 2**24) -> None:

@@ -27,6 +27,15 @@ class VEPath(ProbabilityPath):
     Args:
         sigma_min: noise level at the data end, ``> 0``.
         sigma_max: noise level at the noise end, ``> sigma_min``.
+
+    Examples:
+        >>> import torch
+        >>> from flowkit.path import VEPath
+        >>> path = VEPath(sigma_min=0.01, sigma_max=10.0)
+        >>> path.sigma(torch.tensor([0.0, 0.5, 1.0]))  # geometric: sqrt(0.01 * 10) at t = 1/2
+        tensor([1.0000e+01, 3.1623e-01, 1.0000e-02])
+        >>> path.source_std
+        10.0
     """
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 10.0) -> None:

@@ -34,6 +34,13 @@ class VPPath(ProbabilityPath):
         beta_min: ``beta`` at the data end.
         beta_max: ``beta`` at the noise end.
         eps: width of the clamp below ``t = 1``.
+
+    Examples:
+        >>> import torch
+        >>> from flowkit.path import VPPath
+        >>> path, t = VPPath(), torch.tensor([0.0, 0.5, 1.0])
+        >>> path.alpha(t), path.sigma(t)  # alpha_0 = e^{-T(1)/2}; sigma_1 is the clamp's
+        (tensor([0.0066, 0.2812, 1.0000]), tensor([1.0000, 0.9597, 0.0010]))
     """
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, eps: float = 1e-5) -> None:

@@ -82,7 +82,8 @@ class BatchSource(ABC):
         if self.bin_width is not None:
             shape = noise_shape if noise_shape is not None else tuple(batch.shape)
             noise = torch.rand(shape, generator=self.generator, dtype=batch.dtype)[lo:hi]
-            batch = batch + (noise - 0.5).to(batch.device) * self.bin_width
+            # non_blocking: a blocking copy to a GPU would make every step wait for the one before
+            batch = batch + (noise - 0.5).to(batch.device, non_blocking=True) * self.bin_width
         return batch.to(self.device, non_blocking=True)
 
 
@@ -113,18 +114,19 @@ class IndexedBatches(BatchSource):
         self.hi = self.lo + batch_size // world_size
         self.epoch = 0
         self.pos = 0
-        self.perm: Tensor | None = None
+        self.perm: Tensor | None = None  # on the data tensor's device: batches index it without a copy
         self.epoch_state: Tensor | None = None
 
     def _new_epoch(self) -> None:
         self.epoch_state = self.generator.get_state()
-        self.perm = torch.randperm(self.size, generator=self.generator)
+        perm = torch.randperm(self.size, generator=self.generator)
+        self.perm = perm.to(self.data.device, non_blocking=True) if isinstance(self.data, Tensor) else perm
         self.epoch += 1
         self.pos = 0
 
     def _gather(self, idx: Tensor) -> Tensor:
         if isinstance(self.data, Tensor):
-            return self.data[idx.to(self.data.device)]
+            return self.data[idx]
         return torch.stack([_as_tensor(self.data[i]) for i in idx.tolist()])
 
     def next(self) -> Tensor:
@@ -212,11 +214,9 @@ def make_batches(
     world_size: int = 1,
 ) -> BatchSource:
     """The batch source for ``data``: indexed for a tensor or a map-style ``Dataset``, else iterable."""
-    if isinstance(data, Tensor):
-        if data.ndim < 2:
-            raise ValueError(f"a data tensor must be (N, *dims); got shape {tuple(data.shape)}")
-        return IndexedBatches(data, batch_size, generator, device, bin_width, rank, world_size)
-    if is_map_dataset(data):
+    if isinstance(data, Tensor) and data.ndim < 2:
+        raise ValueError(f"a data tensor must be (N, *dims); got shape {tuple(data.shape)}")
+    if isinstance(data, Tensor) or is_map_dataset(data):
         return IndexedBatches(data, batch_size, generator, device, bin_width, rank, world_size)
     if isinstance(data, Iterable):
         return IterableBatches(data, generator, device, bin_width)

@@ -1,8 +1,5 @@
 """The training loop: ``train(flow, data, config) -> TrainResult``."""
 
-import contextlib
-import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +7,18 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
-from ..errors import NonFiniteLossError, RunMismatchError
+from ..errors import RunMismatchError
 from ..flow import Flow
 from . import checkpoint as ck
 from .batches import BatchSource, is_map_dataset, make_batches, resolve_data
 from .config import TrainConfig, TrainResult
 from .distributed import DistInfo, setup
 from .ema import EMA
-from .files import CHECKPOINT_FILE, MANIFEST_FILE, METRICS_FILE, append_metrics, truncate_metrics
+from .files import CHECKPOINT_FILE, MANIFEST_FILE, METRICS_FILE, truncate_metrics
 from .manifest import check_same_run, make_manifest, read_manifest, write_manifest
-from .schedule import warmup_factor
-
-_NEVER = 2**62  # "no bad step yet"; the minimum over steps (and ranks) finds the first bad one
+from .monitor import Monitor, non_finite_error
+from .step import Step
 
 
 def train(
@@ -81,7 +76,10 @@ def train(
 
 
 class _Run:
-    """One call of ``train``: set-up, the step loop, logging and checkpoints."""
+    """One call of ``train``: set-up and resumption, the step loop, checkpoints.
+
+    What a step does is ``step.Step``'s; what a run reports, ``monitor.Monitor``'s.
+    """
 
     def __init__(self, flow: Flow, data: Any, config: TrainConfig, optimizer: Any, info: DistInfo) -> None:
         self.config, self.info, self.device = config, info, info.device
@@ -121,7 +119,6 @@ class _Run:
         if info.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = DistributedDataParallel(self.flow, device_ids=ids)
-        self.history: list[dict[str, float]] = []
         self.last_checkpoint: int | None = self.start if saved is not None else None
 
     # -- run folder --------------------------------------------------------------------------
@@ -190,108 +187,39 @@ class _Run:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> TrainResult:
-        cfg, device = self.config, self.device
-        params = [p for p in self.flow.parameters() if p.requires_grad]
-        autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if cfg.bf16 and device.type == "cuda"
-            else contextlib.nullcontext()
-        )
-        loss_sum = torch.zeros((), device=device)
-        first_bad = torch.full((), _NEVER, dtype=torch.long, device=device)
-        never = first_bad.clone()
-        max_norm = cfg.grad_clip if cfg.grad_clip is not None else math.inf
-        t0 = t_last = time.perf_counter()
-        last_logged = self.start
-        bar = tqdm(
-            total=cfg.steps,
-            initial=self.start,
-            unit="step",
-            dynamic_ncols=True,
-            disable=not (cfg.progress and self.info.is_main),
-            desc="train",
-        )
+        cfg = self.config
+        step_once = Step(self.model, self.flow, self.optimizer, self.ema, cfg, self.device)
+        monitor = Monitor(self.device, self.info, self.out, self.start, cfg.steps, cfg.progress)
         try:
             for step in range(self.start + 1, cfg.steps + 1):
                 x1 = self.source.next()
                 if step == self.start + 1:
                     _check_batch(x1, self.flow)
-                factor = warmup_factor(step, cfg.warmup_steps)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = group["initial_lr"] * factor
-                with autocast:
-                    loss = self.model(x1)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                # Without clipping, max_norm=inf still measures the norm (and scales by exactly 1).
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-                self.optimizer.step()
-                self.ema.update(self.field, step)
-                loss = loss.detach().float()
-                loss_sum += loss
-                ok = torch.isfinite(loss) & torch.isfinite(grad_norm)
-                first_bad = torch.minimum(first_bad, torch.where(ok, never, step))
-                bar.update(1)
+                loss, grad_norm = step_once(x1, step)
+                monitor.add(step, loss, grad_norm)
                 end = step == cfg.steps
+                recording = end or step % cfg.log_every == 0
                 saving = self.out is not None and (
                     end or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)
                 )
-                if end or saving or step % cfg.log_every == 0:
-                    mean, bad = self._sync(loss_sum, first_bad, step - last_logged)
-                    if bad != _NEVER:
-                        raise self._non_finite(bad)
-                    if end or step % cfg.log_every == 0:
-                        now = time.perf_counter()
-                        record = {
-                            "step": step,
-                            "loss": mean,
-                            "lr": self.optimizer.param_groups[0]["lr"],
-                            "grad_norm": float(grad_norm),
-                            "steps_per_s": (step - last_logged) / (now - t_last),
-                            "time": now - t0,
-                        }
-                        self._log(record, bar)
-                        loss_sum.zero_()
-                        t_last, last_logged = now, step
+                if recording or saving:  # the only host syncs: once per interval and before a checkpoint
+                    mean, bad = monitor.read(step)
+                    if bad is not None:
+                        raise non_finite_error(bad, self.out, self.last_checkpoint)
+                    if recording:
+                        monitor.log(step, mean, self.optimizer.param_groups[0]["lr"], grad_norm)
                     if saving:
                         self._save(step)
         finally:
-            bar.close()
+            monitor.close()
         return TrainResult(
             flow=self.flow,
             ema_flow=self.ema_flow.eval(),
             step=max(self.start, cfg.steps),
-            history=self.history,
-            wall_time=time.perf_counter() - t0,
+            history=monitor.history,
+            wall_time=monitor.elapsed(),
             start_step=self.start,
             out=self.out,
-        )
-
-    def _sync(self, loss_sum: Tensor, first_bad: Tensor, count: int) -> tuple[float, int]:
-        """Read the interval's mean loss and the first bad step (all-reduced over ranks): one host sync."""
-        if self.info.distributed:
-            loss_sum, first_bad = loss_sum.clone(), first_bad.clone()
-            dist.all_reduce(loss_sum)
-            dist.all_reduce(first_bad, op=dist.ReduceOp.MIN)
-            loss_sum /= self.info.world_size
-        return float(loss_sum) / max(count, 1), int(first_bad)
-
-    def _log(self, record: dict[str, float], bar: Any) -> None:
-        self.history.append(record)
-        bar.set_postfix(loss=f"{record['loss']:.4g}", lr=f"{record['lr']:.2g}", refresh=False)
-        if self.out is not None and self.info.is_main:
-            append_metrics(self.out / METRICS_FILE, record)
-
-    def _non_finite(self, step: int) -> NonFiniteLossError:
-        where = (
-            f"the last good checkpoint, step {self.last_checkpoint}, is in {self.out}"
-            if self.out is not None and self.last_checkpoint is not None
-            else "no checkpoint was written"
-        )
-        return NonFiniteLossError(
-            f"the training loss (or its gradient norm) was NaN or infinite at step {step}; training "
-            f"stopped ({where}). Try a lower learning rate, a smaller grad_clip, or check the data.",
-            step=step,
         )
 
 

@@ -4,12 +4,25 @@ Each is compared with forward-mode autograd (``torch.func.jvp``) and with
 central finite differences, in float64 at interior times.
 """
 
+from collections.abc import Callable
+
 import torch
+from torch import Tensor
 from torch.func import jvp
 
 from ...path.base import ProbabilityPath
 from .._common import Device, assert_close, col, describe, generator, randn
 from ._common import data, interior
+
+
+def _assert_time_derivative(
+    got: Tensor, f: Callable[[Tensor], Tensor], t: Tensor, h: float, *, what: str, of: str
+) -> None:
+    """``got`` (``what``) against ``of = d/dt f(t)`` by forward-mode autograd and by central differences."""
+    by_autograd = jvp(f, (t,), (torch.ones_like(t),))[1]
+    by_differences = (f(t + h) - f(t - h)) / (2 * h)
+    assert_close(got, by_autograd, atol=1e-10, rtol=1e-8, what=f"{what} vs autograd {of}")
+    assert_close(got, by_differences, atol=1e-7, rtol=1e-5, what=f"{what} vs finite-difference {of}")
 
 
 def check_derivatives(
@@ -34,17 +47,16 @@ def check_derivatives(
     gen = generator(seed)
     x1 = data(n, dim, gen, device)
     t = col(interior(n, device), x1)
-    ones = torch.ones_like(t)
-    d_mu = path.d_mu(t, x1).expand_as(x1)
-    d_sigma = path.d_sigma(t).expand_as(t)
-    mu_ad = jvp(lambda s: path.mu(s, x1).expand_as(x1), (t,), (ones,))[1]
-    sigma_ad = jvp(lambda s: path.sigma(s).expand_as(s), (t,), (ones,))[1]
-    mu_fd = (path.mu(t + h, x1) - path.mu(t - h, x1)).expand_as(x1) / (2 * h)
-    sigma_fd = (path.sigma(t + h) - path.sigma(t - h)).expand_as(t) / (2 * h)
-    assert_close(d_mu, mu_ad, atol=1e-10, rtol=1e-8, what=f"{name}: d_mu vs autograd d/dt mu_t(x1)")
-    assert_close(d_sigma, sigma_ad, atol=1e-10, rtol=1e-8, what=f"{name}: d_sigma vs autograd d/dt sigma_t")
-    assert_close(d_mu, mu_fd, atol=1e-7, rtol=1e-5, what=f"{name}: d_mu vs finite differences")
-    assert_close(d_sigma, sigma_fd, atol=1e-7, rtol=1e-5, what=f"{name}: d_sigma vs finite differences")
+    d_mu, d_sigma = path.d_mu(t, x1).expand_as(x1), path.d_sigma(t).expand_as(t)
+
+    def mu(s: Tensor) -> Tensor:
+        return path.mu(s, x1).expand_as(x1)
+
+    def sigma(s: Tensor) -> Tensor:
+        return path.sigma(s).expand_as(s)
+
+    _assert_time_derivative(d_mu, mu, t, h, what=f"{name}: d_mu", of="d/dt mu_t(x1)")
+    _assert_time_derivative(d_sigma, sigma, t, h, what=f"{name}: d_sigma", of="d/dt sigma_t")
 
 
 def check_target_is_time_derivative(
@@ -84,9 +96,8 @@ def check_target_is_time_derivative(
         rtol=1e-10,
         what=f"{name}: x_t (must be psi_t(x0) = mu_t(x1) + sigma_t x0 / source_std)",
     )
-    d_ad = jvp(lambda u: path.sample(u, x0, x1).xt, (t,), (torch.ones_like(t),))[1]
-    d_fd = (path.sample(t + h, x0, x1).xt - path.sample(t - h, x0, x1).xt) / (2 * h)
-    assert_close(s.target, d_ad, atol=1e-10, rtol=1e-8, what=f"{name}: target vs autograd d/dt psi_t(x0)")
-    assert_close(
-        s.target, d_fd, atol=1e-7, rtol=1e-5, what=f"{name}: target vs finite-difference d/dt psi_t(x0)"
-    )
+
+    def xt_at(u: Tensor) -> Tensor:
+        return path.sample(u, x0, x1).xt
+
+    _assert_time_derivative(s.target, xt_at, t, h, what=f"{name}: target", of="d/dt psi_t(x0)")

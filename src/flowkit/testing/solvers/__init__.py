@@ -1,27 +1,14 @@
 r"""Conformance checks for [`Solver`][flowkit.Solver] implementations.
 
 Every check integrates a linear, time-dependent ODE whose solution is known
-in closed form, a damped rotation with a time-varying rate:
-
-$$
-\frac{dx}{dt} = g(t)\, M x, \qquad
-M = \begin{pmatrix} a & -b \\ b & a \end{pmatrix}, \qquad g(t) = 1 + \tfrac12 \cos 3t,
-$$
-
-acting on axis 1 of the state (size 2; any further axes ride along), so that
-
-$$
-x(t) = e^{a\,\Delta G}\, R(b\,\Delta G)\, x(t_0), \qquad
-\Delta G = G(t) - G(t_0), \quad G(t) = t + \tfrac16 \sin 3t,
-$$
-
-with ``R`` the rotation matrix, ``a = -1/2`` and ``b = 2``. Because ``g``
-varies in time, a method that evaluates the field at the wrong stage times
-loses its order. The checks compare a solver with this solution forward and
-backward in time, at requested output times, estimate its order of
-convergence from the error at several step counts, check adaptive solvers
-against their tolerance, and count the field evaluations independently of
-the solver.
+in closed form: [`DampedRotation`][flowkit.testing.DampedRotation], a damped
+rotation ``dx/dt = g(t) M x`` with a time-varying rate (the ``problems``
+module states it and its solution), on which a method that evaluates the
+field at the wrong stage times loses its order. The checks compare a solver
+with this solution forward and backward in time, at requested output times,
+estimate its order of convergence from the error at several step counts,
+check adaptive solvers against their tolerance, and count the field
+evaluations independently of the solver.
 
 A solver is given as a class or an instance. To vary its accuracy the checks
 rebuild it with ``steps=`` (fixed-step solvers) or ``rtol=``/``atol=``

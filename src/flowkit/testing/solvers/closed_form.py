@@ -3,11 +3,17 @@
 from collections.abc import Callable
 
 import torch
+from torch import Tensor
 
 from ...solver.base import Solver
 from .._common import F64, Device, assert_close, describe, generator
 from ._spec import SolverSpec, accurate
 from .problems import DampedRotation, initial_state
+
+
+def _assert_exact(state: Tensor, start: Tensor, t0: float, t: float, atol: float, what: str) -> None:
+    """``state`` against the closed-form solution at ``t`` of the solve from ``start`` at ``t0``."""
+    assert_close(state, DampedRotation.exact(start, t0, t), atol=atol, rtol=0.0, what=what)
 
 
 def check_closed_form(
@@ -52,29 +58,11 @@ def check_closed_form(
             rtol=0.0,
             what=f"{name}: {label} reported times",
         )
-        scale = float(start.abs().max())
+        atol = rtol * float(start.abs().max())
         for i, t in enumerate(t_eval):
-            assert_close(
-                sol.xs[i],
-                DampedRotation.exact(start, t0, t),
-                atol=rtol * scale,
-                rtol=0.0,
-                what=f"{name}: {label} state at t={t:g}",
-            )
-        assert_close(
-            sol.x,
-            DampedRotation.exact(start, t0, t1),
-            atol=rtol * scale,
-            rtol=0.0,
-            what=f"{name}: {label} final state x at t1={t1:g}",
-        )
+            _assert_exact(sol.xs[i], start, t0, t, atol, f"{name}: {label} state at t={t:g}")
+        _assert_exact(sol.x, start, t0, t1, atol, f"{name}: {label} final state x at t1={t1:g}")
         plain = inst.solve(DampedRotation(), start, t0, t1)
         if plain.xs is not None or plain.ts is not None:
             raise AssertionError(f"{name}: a solve without t_eval must report no trajectory (xs = ts = None)")
-        assert_close(
-            plain.x,
-            DampedRotation.exact(start, t0, t1),
-            atol=rtol * scale,
-            rtol=0.0,
-            what=f"{name}: {label} final state without t_eval",
-        )
+        _assert_exact(plain.x, start, t0, t1, atol, f"{name}: {label} final state without t_eval")
