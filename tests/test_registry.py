@@ -73,7 +73,9 @@ def test_plugin_defined_in_a_test_is_found_by_build() -> None:
         flowkit.build(path="half-ot", dim=2)
 
 
-def test_unknown_name_lists_alternatives_and_closest_match() -> None:
+def test_unknown_name_lists_alternatives_and_closest_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWKIT_DISABLE_PLUGIN_AUTOLOAD", "1")  # built-ins only, whatever is installed
+    reload()
     with pytest.raises(UnknownNameError) as info:
         flowkit.build(solver="dopri", dim=2)
     message = str(info.value)
@@ -82,7 +84,9 @@ def test_unknown_name_lists_alternatives_and_closest_match() -> None:
     assert "Did you mean 'dopri5'?" in message
 
 
-def test_unknown_name_without_close_match_still_lists_names() -> None:
+def test_unknown_name_without_close_match_still_lists_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWKIT_DISABLE_PLUGIN_AUTOLOAD", "1")  # built-ins only, whatever is installed
+    reload()
     with pytest.raises(UnknownNameError, match=r"available: cfm, fm\.$"):
         get_registry().get("objective", "zzzzzz")
 
