@@ -11,7 +11,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,docs]"
 	touch $@
 
 venv: $(BIN)/.installed
@@ -45,11 +45,7 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy src
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict fails on any warning.
-$(BIN)/.docs-installed: $(BIN)/.installed pyproject.toml
-	$(BIN)/pip install -q -e ".[docs]"
-	touch $@
-
-docs: $(BIN)/.docs-installed
+docs: $(BIN)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # The benchmarks against flow_matching and torchcfm (benchmarks/README.md). The peers come from the

@@ -182,8 +182,8 @@ def available() -> list[Entry]:
 
     Examples:
         >>> import flowkit
-        >>> sorted(e.name for e in flowkit.available() if e.kind == "solver")[:3]
-        ['dopri5', 'euler', 'rk4']
+        >>> {"dopri5", "euler", "rk4"} <= {e.name for e in flowkit.available() if e.kind == "solver"}
+        True
     """
     return get_registry().entries()
 
