@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 
 .PHONY: demo test test-all lint typecheck docs bench bench-quick bench-venv ci clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
