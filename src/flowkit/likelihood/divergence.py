@@ -1,9 +1,13 @@
 r"""Divergence of a vector field: exact (one Jacobian-vector product per dimension) or Hutchinson's estimate.
 
-Both use forward-mode automatic differentiation (``torch.func.jvp``) batched
-with ``torch.func.vmap``: a Jacobian-vector product ``J v`` costs about one
-extra evaluation of the field and keeps no graph, so it runs under
-``torch.no_grad`` and memory does not grow with the number of solver steps.
+The exact divergence uses forward-mode automatic differentiation
+(``torch.func.jvp``) batched with ``torch.func.vmap``: one Jacobian-vector
+product ``J e_i`` per dimension, all from one evaluation. Hutchinson's
+estimate needs ``eps^T J eps``, which one reverse-mode vector-Jacobian product
+``eps^T J`` gives at the cost of a backward pass, cheaper than a forward-mode
+product for the MLPs and convnets used as fields. Both are function
+transforms: they run under ``torch.no_grad`` and keep no graph between solver
+steps, so memory does not grow with the number of steps.
 
 Every function here takes ``fn``, a map from a state ``(batch, *dims)`` to a
 tensor of the same shape that treats the samples of the batch independently
@@ -18,7 +22,7 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
-from torch.func import jvp, vmap
+from torch.func import jvp, vjp, vmap
 
 StateMap = Callable[[Tensor], Tensor]
 """``x (batch, *dims) -> y (batch, *dims)``, sample by sample."""
@@ -134,7 +138,8 @@ def hutchinson_divergence(fn: StateMap, x: Tensor, probes: Tensor) -> tuple[Tens
     \qquad \mathbb E[\varepsilon\varepsilon^\top] = I,
     $$
 
-    one Jacobian-vector product per probe (Grathwohl et al. 2019, FFJORD).
+    one vector-Jacobian product ``eps^T J`` per probe, all from one evaluation
+    of ``fn`` (Grathwohl et al. 2019, FFJORD).
 
     Args:
         fn: the map, ``(batch, *dims) -> (batch, *dims)``.
@@ -160,8 +165,8 @@ def hutchinson_divergence(fn: StateMap, x: Tensor, probes: Tensor) -> tuple[Tens
             f"got {tuple(probes.shape)}"
         )
 
-    push = _pushforward(fn, x)
-
-    y, jv = _batched(push, probes)  # jv: (K, batch, *dims)
-    est = (probes * jv).flatten(2).sum(2).mean(0)
+    out = vjp(fn, x)  # (fn(x), pullback); typed loosely by torch
+    y, pullback = out[0], out[1]
+    (vj,) = vmap(pullback)(probes)  # eps^T J for each probe: (K, batch, *dims)
+    est = (probes * vj).flatten(2).sum(2).mean(0)
     return y, est
