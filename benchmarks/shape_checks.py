@@ -55,20 +55,22 @@ def check_overhead(calls: int = 2000, batch: int = 256) -> dict[str, float]:
     """Seconds per loss computation on a field that does no work: where flowkit's overhead is.
 
     Three ways, interleaved: the hand-written loss, flowkit's undecorated
-    ``Objective.__call__`` and the jaxtyping + beartype-decorated one (what
-    ``FLOWKIT_SHAPE_CHECKS=0`` and ``=1`` install). The field returns its
+    ``Objective.__call__`` and the checked one that ``FLOWKIT_SHAPE_CHECKS=1``
+    installs (jaxtyping + beartype, memoised per call signature, so a repeated
+    batch shape pays only the signature look-up). The field returns its
     input, so the differences are flowkit's Python overhead and the check.
     """
     from beartype import beartype
     from jaxtyping import jaxtyped
 
     from benchmarks.common import interleave, repeated
+    from flowkit._checks import SHAPE_CHECKS
     from flowkit.objective import CFM
     from flowkit.objective.base import Objective
     from flowkit.path import OTPath
 
     raw = inspect.unwrap(Objective.__call__)
-    checked = jaxtyped(typechecker=beartype)(raw)
+    checked = Objective.__call__ if SHAPE_CHECKS else jaxtyped(typechecker=beartype)(raw)
     obj, path = CFM(), OTPath()
     x1 = sample_2d("checkerboard", batch)
 

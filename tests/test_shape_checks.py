@@ -84,3 +84,16 @@ def test_compiled_field_trains_and_samples() -> None:
     loss = flow.loss(torch.randn(64, 2))
     loss.backward()
     assert flow.sample(8).shape == (8, 2)
+
+
+def test_a_passed_signature_is_not_rechecked_but_a_new_one_is() -> None:
+    path = OTPath()
+    t, x = torch.rand(3), torch.randn(3, 2)
+    path.sample(t, x, x)  # checked, then remembered
+    path.sample(torch.rand(3), torch.randn(3, 2), torch.randn(3, 2))  # same signature: not rechecked
+    with pytest.raises(TypeCheckError, match="parameter 'x1'"):  # new shapes are checked again
+        path.sample(torch.rand(3), torch.randn(3, 2), torch.randn(4, 2))
+    with pytest.raises(TypeCheckError, match="parameter 'x1'"):  # and a failing one is never remembered
+        path.sample(torch.rand(3), torch.randn(3, 2), torch.randn(4, 2))
+    with pytest.raises(TypeCheckError, match="parameter 'x0'"):  # dtype is part of the signature
+        path.sample(torch.rand(3), torch.ones(3, 2, dtype=torch.long), torch.ones(3, 2, dtype=torch.long))

@@ -8,9 +8,11 @@ inner loop, and never a field (jaxtyping's wrapper would break
 ``torch.compile``'s tracing of it).
 """
 
+import functools
+import itertools
 import os
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import torch
 from beartype import beartype
@@ -26,11 +28,52 @@ SHAPE_CHECKS: bool = os.environ.get("FLOWKIT_SHAPE_CHECKS", "1").strip().lower()
 }
 
 
+_MEMO_SIZE = 1024
+
+
+def _call_signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
+    """What a shape/dtype/type check of this call depends on, or ``None`` if that cannot be told cheaply.
+
+    Tensors contribute their type, shape and dtype; other objects their type.
+    Containers (whose elements beartype inspects) make the call uncacheable.
+    """
+    parts: list[Any] = []
+    for arg in itertools.chain(args, kwargs.values()):
+        if isinstance(arg, torch.Tensor):
+            parts.append((type(arg), arg.shape, arg.dtype))
+        elif isinstance(arg, (list, tuple, dict, set, frozenset)):
+            return None
+        else:
+            parts.append(type(arg))
+    return (tuple(kwargs), tuple(parts))
+
+
 def shape_checked(fn: F) -> F:
-    """Check ``fn``'s annotated tensor shapes and dtypes when checks are on."""
+    """Check ``fn``'s annotated tensor shapes and dtypes when checks are on.
+
+    The check (jaxtyping + beartype) is a pure function of the arguments'
+    types, shapes and dtypes, so a call whose signature already passed is not
+    checked again: a training loop pays the full check once per batch shape,
+    then only the cost of reading that signature.
+    """
     if not SHAPE_CHECKS:
         return fn
-    return jaxtyped(typechecker=beartype)(fn)
+    checked = jaxtyped(typechecker=beartype)(fn)
+    passed: set[Hashable] = set()
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        signature = _call_signature(args, kwargs)
+        if signature is not None and signature in passed:
+            return fn(*args, **kwargs)
+        out = checked(*args, **kwargs)
+        if signature is not None:
+            if len(passed) >= _MEMO_SIZE:
+                passed.clear()
+            passed.add(signature)
+        return out
+
+    return wrapper  # type: ignore[return-value]
 
 
 def check_unit_interval(t: torch.Tensor, name: str = "t") -> None:
