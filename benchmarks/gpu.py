@@ -86,19 +86,10 @@ def _adam(params: Any, capturable: bool = False) -> torch.optim.Optimizer:
 
 
 def _stepper(loss: Callable[[Tensor], Tensor], params: Any, stream: list[Tensor]) -> Callable[[int], None]:
-    opt = _adam(params)
-    state = {"i": 0}
+    """The CPU benchmark's stepper with the fused Adam a GPU run uses."""
+    from .train_step import make_stepper
 
-    def run(n: int) -> None:
-        for _ in range(n):
-            x1 = stream[state["i"] % len(stream)]
-            state["i"] += 1
-            value = loss(x1)
-            opt.zero_grad(set_to_none=True)
-            value.backward()
-            opt.step()
-
-    return run
+    return make_stepper(loss, params, stream, make_optimizer=_adam)
 
 
 def _graphed_step(flow: Any, stream: list[Tensor]) -> Callable[[int], None]:

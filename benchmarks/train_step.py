@@ -139,9 +139,14 @@ def flowkit_flow(
     return flow
 
 
-def make_stepper(loss: LossFn, params: Any, batches: list[Tensor]) -> Callable[[int], None]:
+def make_stepper(
+    loss: LossFn,
+    params: Any,
+    batches: list[Tensor],
+    make_optimizer: Callable[[Any], torch.optim.Optimizer] = optimizer,
+) -> Callable[[int], None]:
     """``run(n)``: ``n`` optimizer steps on the next ``n`` batches of the shared stream."""
-    opt = optimizer(params)
+    opt = make_optimizer(params)
     state = {"i": 0}
 
     def run(n: int) -> None:
