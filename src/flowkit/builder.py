@@ -6,6 +6,7 @@ from typing import Any, Literal
 from torch import nn
 
 from .field.base import VectorField, as_field
+from ._validate import positive_int
 from .field.mlp import MLPField
 from .flow import Flow
 from .objective.base import Objective
@@ -26,6 +27,8 @@ def build(
     path_options: dict[str, Any] | None = None,
     solver_options: dict[str, Any] | None = None,
     objective_options: dict[str, Any] | None = None,
+    num_classes: int | None = None,
+    context_dim: int | None = None,
 ) -> Flow:
     """Compose a [`Flow`][flowkit.Flow] from a path, a solver, an objective and a model.
 
@@ -45,6 +48,11 @@ def build(
         path_options: keyword arguments for a named path, e.g. ``{"sigma_min": 1e-4}``.
         solver_options: for a named solver, e.g. ``{"rtol": 1e-5, "atol": 1e-5}`` or ``{"steps": 100}``.
         objective_options: for a named objective, e.g. ``{"data": x}`` for ``"fm"``.
+            ``"cond_dropout": p`` (any objective) drops each sample's conditioning
+            with probability ``p`` in training, for classifier-free guidance.
+        num_classes: make the flow take ``label=`` class ids in ``[0, K)`` (the
+            default MLP becomes conditional; a custom model receives the keyword).
+        context_dim: make the flow take ``context=`` rows of ``C`` features.
 
     Examples:
         >>> import torch, flowkit
@@ -54,19 +62,30 @@ def build(
         (torch.Size([3, 2]), 16)
     """
     registry = get_registry()
+    if num_classes is not None:
+        positive_int("num_classes", num_classes)
+    if context_dim is not None:
+        positive_int("context_dim", context_dim)
+    objective_options = dict(objective_options or {})
+    cond_dropout = objective_options.pop("cond_dropout", None)
     if shape is not None and dim is not None and tuple(shape) != (dim,):
         raise ValueError(f"dim and shape disagree: dim={dim} but shape={tuple(shape)}")
     event_shape = tuple(shape) if shape is not None else (dim,) if dim is not None else None
     if model is None:
         if dim is None:
             raise ValueError("model was not given: pass model=..., or dim=... for the default MLP on vectors")
-        field: VectorField = MLPField(dim)
+        field: VectorField = MLPField(dim, num_classes=num_classes, context_dim=context_dim)
     else:
         field = as_field(model, model_order)
+    objective_ = registry.create("objective", objective, objective_options or None)
+    if cond_dropout is not None:
+        objective_.set_cond_dropout(cond_dropout)
     return Flow(
         field=field,
         path=registry.create("path", path, path_options),
         solver=registry.create("solver", solver, solver_options),
-        objective=registry.create("objective", objective, objective_options),
+        objective=objective_,
         event_shape=event_shape,
+        num_classes=num_classes,
+        context_shape=None if context_dim is None else (context_dim,),
     )

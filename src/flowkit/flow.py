@@ -1,12 +1,17 @@
 """``Flow``: a vector field together with the path, solver and objective that train and run it."""
 
+import dataclasses
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
+from ._condition import ConditionSpec, prepare_condition
+from ._validate import in_interval
 from .field.base import VectorField
+from .field.guidance import GUIDED_NFE, guided_field
 from .objective.base import Objective
 from .path.base import ProbabilityPath
 from .plugin import get_registry
@@ -40,7 +45,12 @@ class Flow(nn.Module):
         solver: the default ODE solver for sampling and likelihoods.
         objective: the training objective.
         event_shape: the shape of one sample, when known (needed by ``sample(n)``).
-        nfe: field evaluations spent by the last solve (``None`` before any).
+        num_classes: ``K`` when the flow takes ``label=`` (class ids in ``[0, K)``), else ``None``.
+        context_shape: the shape of one ``context=`` row when the flow takes one, else ``None``.
+        cond_dropout: the objective's conditioning dropout (``> 0``: the flow also holds an
+            unconditional model, needed by guidance and by sampling without conditioning).
+        nfe: network evaluations spent by the last solve (``None`` before any); a guided
+            evaluation counts 2.
         last_solution: the last [`Solution`][flowkit.Solution] (final state, NFE, steps).
 
     Examples:
@@ -59,6 +69,9 @@ class Flow(nn.Module):
         solver: Solver,
         objective: Objective,
         event_shape: Sequence[int] | None = None,
+        *,
+        num_classes: int | None = None,
+        context_shape: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         self.field = field
@@ -67,6 +80,27 @@ class Flow(nn.Module):
         self.objective = objective
         self.event_shape = None if event_shape is None else tuple(event_shape)
         self.last_solution: Solution | None = None
+        # A field that exposes num_classes/context_shape (the MLP, U-Net) declares its conditioning.
+        self._declared = (
+            num_classes is not None
+            or context_shape is not None
+            or hasattr(field, "num_classes")
+            or hasattr(field, "context_shape")
+        )
+        self.num_classes = num_classes if num_classes is not None else getattr(field, "num_classes", None)
+        shape = context_shape if context_shape is not None else getattr(field, "context_shape", None)
+        self.context_shape = None if shape is None else tuple(shape)
+        self._warned_guidance = False
+
+    @property
+    def cond_dropout(self) -> float:
+        """The objective's per-sample conditioning dropout probability (0 when it has none)."""
+        return float(getattr(self.objective, "cond_dropout", 0.0))
+
+    @property
+    def condition_spec(self) -> ConditionSpec:
+        """What conditioning this flow takes (see [`flowkit._condition`][flowkit._condition])."""
+        return ConditionSpec(self.num_classes, self.context_shape, self._declared, self.cond_dropout)
 
     @property
     def nfe(self) -> int | None:
@@ -75,7 +109,13 @@ class Flow(nn.Module):
 
     # -- training -------------------------------------------------------------------------------
     def loss(self, x1: Tensor, x0: Tensor | None = None, **cond: Any) -> Tensor:
-        """The objective's scalar loss on a data batch ``x1 (batch, *dims)``; ``cond`` reaches the field."""
+        """The objective's scalar loss on a data batch ``x1 (batch, *dims)``; ``cond`` reaches the field.
+
+        ``label=``/``context=`` are checked for type and shape and broadcast from a single row;
+        the label range is not checked here (that would wait for the device every step): the
+        training loop checks it once over the data set.
+        """
+        cond = prepare_condition(cond, self.condition_spec, x1.shape[0], x1, check_range=False)
         return self.objective(self.field, self.path, x1, x0, **cond)
 
     def forward(self, x1: Tensor, x0: Tensor | None = None, **cond: Any) -> Tensor:
@@ -110,17 +150,38 @@ class Flow(nn.Module):
         *,
         solver: str | Solver | None = None,
         solver_options: dict[str, Any] | None = None,
+        guidance: float | None = None,
         **cond: Any,
     ) -> Solution:
         """Integrate the learned field from ``x`` at ``t0`` to ``t1`` (no gradients).
 
+        Takes the conditioning and ``guidance`` of [`sample`][flowkit.Flow.sample].
         Returns the full [`Solution`][flowkit.Solution]: final state, the
-        trajectory at ``t_eval`` if requested, NFE and step counts.
+        trajectory at ``t_eval`` if requested, NFE (network evaluations) and step counts.
         """
+        cond = prepare_condition(cond, self.condition_spec, x.shape[0], x, check_range=True)
+        fn = self._field_fn(cond) if guidance is None else self._guided(cond, guidance)
         with torch.no_grad():
-            sol = self._solver(solver, solver_options).solve(self._field_fn(cond), x, t0, t1, t_eval)
+            sol = self._solver(solver, solver_options).solve(fn, x, t0, t1, t_eval)
+        if guidance is not None:
+            sol = dataclasses.replace(sol, nfe=sol.nfe * GUIDED_NFE)
         self.last_solution = sol
         return sol
+
+    def _guided(self, cond: dict[str, Any], guidance: float) -> Field:
+        w = in_interval("guidance", guidance, 0.0, float("inf"))
+        if not any(cond.get(k) is not None for k in ("label", "context")):
+            raise ValueError("guidance= needs conditioning: pass label= or context= as well")
+        if self._declared and self.cond_dropout <= 0.0 and not self._warned_guidance:
+            self._warned_guidance = True
+            warnings.warn(
+                f"guidance={w} on a flow trained without cond_dropout: its null-conditioned field was "
+                "never trained, so this is not classifier-free guidance (train with "
+                "objective_options={'cond_dropout': 0.1})",
+                UserWarning,
+                stacklevel=4,
+            )
+        return guided_field(self.field, cond, w)
 
     def sample(
         self,
@@ -129,16 +190,27 @@ class Flow(nn.Module):
         solver: str | Solver | None = None,
         solver_options: dict[str, Any] | None = None,
         generator: torch.Generator | None = None,
+        guidance: float | None = None,
         **cond: Any,
     ) -> Tensor:
-        """Samples: integrate from noise (``t = 0``) to data (``t = 1``).
+        r"""Samples: integrate from noise (``t = 0``) to data (``t = 1``).
+
+        With ``guidance=w`` (classifier-free guidance) the integrated field is
+        ``v_null + w (v_cond - v_null)``, both halves from one batched field call
+        (see [`guided_field`][flowkit.field.guidance.guided_field]); each guided
+        evaluation counts 2 in ``flow.nfe``. Guiding a flow trained without
+        ``cond_dropout`` warns once (its null model is untrained) but proceeds.
 
         Args:
             x0: source samples ``(batch, *dims)``, or a count ``n`` to draw them.
             solver: a registered name or instance to use instead of the default.
             solver_options: options for a named ``solver``, e.g. ``{"steps": 20}``.
             generator: random generator for drawing ``x0`` from a count.
-            **cond: conditioning passed to the field.
+            guidance: the guidance scale ``w >= 0`` (``None``: the plain conditional field).
+            **cond: conditioning passed to the field: ``label=`` ``(n,)`` class ids and/or
+                ``context=`` ``(n, *context_shape)``; one label or one context row applies to
+                all ``n`` samples. A conditional flow trained with ``cond_dropout`` samples its
+                unconditional model when given none; without dropout that is an error.
 
         Returns:
             ``x1`` of ``x0``'s shape. NFE and steps are in ``flow.last_solution``.
@@ -147,7 +219,9 @@ class Flow(nn.Module):
             if x0 <= 0:
                 raise ValueError(f"the number of samples must be positive; got {x0}")
             x0 = self.source(x0, generator)
-        return self.solve(x0, 0.0, 1.0, solver=solver, solver_options=solver_options, **cond).x
+        return self.solve(
+            x0, 0.0, 1.0, solver=solver, solver_options=solver_options, guidance=guidance, **cond
+        ).x
 
     # -- likelihood -----------------------------------------------------------------------------
     def log_prob(
@@ -171,6 +245,7 @@ class Flow(nn.Module):
         """
         from .likelihood import likelihood  # the likelihood module imports Flow
 
+        cond = prepare_condition(cond, self.condition_spec, x.shape[0], x, check_range=True)
         result = likelihood(
             self,
             x,
@@ -186,4 +261,11 @@ class Flow(nn.Module):
         return result.log_prob
 
     def extra_repr(self) -> str:
-        return f"path={self.path!r}, solver={self.solver!r}, objective={self.objective!r}"
+        extra = ""
+        if self.num_classes is not None:
+            extra += f", num_classes={self.num_classes}"
+        if self.context_shape is not None:
+            extra += f", context_shape={self.context_shape}"
+        if self.cond_dropout > 0:
+            extra += f", cond_dropout={self.cond_dropout}"
+        return f"path={self.path!r}, solver={self.solver!r}, objective={self.objective!r}{extra}"

@@ -15,10 +15,25 @@ A field maps null entries to a learned null embedding before any arithmetic touc
 ([`ConditionEmbedding`][flowkit.field.conditioning.ConditionEmbedding] does this), so the NaN
 never reaches a gradient. Dropout during training and the unconditional half of a guided
 evaluation both use these values, so any field that honours them works with both.
+
+**For field authors.** A conditional field takes ``label=None`` and/or ``context=None`` as
+keywords of ``forward(t, x, **cond)`` and must
+
+1. map ``NULL_LABEL`` entries and all-NaN context rows to its own learned null value
+   (per sample: one batch can mix null and real entries);
+2. never let a NaN of a null row reach arithmetic (replace it first, as
+   [`ConditionEmbedding`][flowkit.field.conditioning.ConditionEmbedding] does);
+3. expose ``num_classes`` (``int | None``) and ``context_shape`` (``tuple | None``) as
+   attributes, so a [`Flow`][flowkit.Flow] can check the keywords at its public boundary.
+
+Everything else is generic: [`drop_conditioning`][flowkit.field.conditioning.drop_conditioning]
+(the ``cond_dropout`` of every objective) and the guided evaluation of
+[`Flow.sample`][flowkit.Flow.sample] only ever write these null values.
 """
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -45,6 +60,59 @@ def is_null_label(label: Tensor) -> Tensor:
 def is_null_context(context: Tensor) -> Tensor:
     """``(batch,)`` booleans: which context rows are null (all entries NaN)."""
     return torch.isnan(context).flatten(1).all(dim=1)
+
+
+CONDITION_KEYS = ("label", "context")
+"""The conditioning keywords that have null values (other keywords pass through untouched)."""
+
+
+def null_conditioning(cond: dict[str, Any]) -> dict[str, Any]:
+    """``cond`` with every ``label``/``context`` entry replaced by its null value (others unchanged)."""
+    out = dict(cond)
+    if isinstance(out.get("label"), Tensor):
+        out["label"] = null_label_like(out["label"])
+    if isinstance(out.get("context"), Tensor):
+        out["context"] = null_context_like(out["context"])
+    return out
+
+
+def drop_conditioning(cond: dict[str, Any], p: float, generator: torch.Generator | None = None) -> dict[str, Any]:
+    r"""Per-sample classifier-free-guidance dropout: each sample's conditioning becomes null with probability ``p``.
+
+    One Bernoulli(``p``) draw per sample decides for all of that sample's conditioning
+    keywords together (``label`` and ``context``), so a dropped sample is fully
+    unconditional and the field learns ``v_t(x | \varnothing)`` on a fraction ``p`` of the
+    data. Runs on the device without a host sync. Keywords other than ``label`` and
+    ``context`` pass through.
+
+    Args:
+        cond: the conditioning keywords of a batch.
+        p: drop probability in ``[0, 1)``.
+        generator: random generator for the draws (default: torch's global one, which the
+            training loop saves in checkpoints, so a resumed run drops the same samples).
+
+    Examples:
+        >>> import torch
+        >>> out = drop_conditioning({"label": torch.zeros(10_000, dtype=torch.long)}, 0.25,
+        ...                         torch.Generator().manual_seed(0))
+        >>> round((out["label"] == NULL_LABEL).float().mean().item(), 2)
+        0.25
+    """
+    keys = [k for k in CONDITION_KEYS if isinstance(cond.get(k), Tensor)]
+    if p <= 0.0 or not keys:
+        return cond
+    first = cond[keys[0]]
+    device = first.device
+    draw = torch.rand(first.shape[0], generator=generator, device=device if generator is None else None)
+    drop = draw.to(device) < p
+    out = dict(cond)
+    if "label" in keys:
+        out["label"] = torch.where(drop, NULL_LABEL, cond["label"])
+    if "context" in keys:
+        context = cond["context"]
+        mask = drop.reshape(-1, *([1] * (context.ndim - 1)))
+        out["context"] = torch.where(mask, math.nan, context)
+    return out
 
 
 class ConditionEmbedding(nn.Module):

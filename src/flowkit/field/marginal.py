@@ -7,10 +7,17 @@ from torch import Tensor
 
 from ..path.base import ProbabilityPath
 from .base import VectorField
+from .conditioning import NULL_LABEL
 
 
 def marginal_velocity(
-    path: ProbabilityPath, t: Tensor, x: Tensor, data: Tensor, max_elements: int = 2**24
+    path: ProbabilityPath,
+    t: Tensor,
+    x: Tensor,
+    data: Tensor,
+    max_elements: int = 2**24,
+    data_labels: Tensor | None = None,
+    label: Tensor | None = None,
 ) -> Tensor:
     r"""The marginal field ``u_t(x)`` of ``path`` for the empirical distribution of ``data``.
 
@@ -28,12 +35,21 @@ def marginal_velocity(
     chunks with a running log-sum-exp, so memory is bounded by
     ``max_elements`` entries whatever ``N`` is.
 
+    **Conditional.** With ``data_labels`` (the class of each data point) and
+    ``label`` (one class per query point), the sum runs over that class's points
+    only: ``u_t(x | y)`` is the marginal field of ``p_data(x1 | y)``, the exact
+    minimiser of the label-conditional loss. A query with ``NULL_LABEL`` (or a
+    class with no points) uses the whole data set: the unconditional field, which
+    is what conditioning dropout trains the null label towards.
+
     Args:
         path: the conditional path.
         t: times ``(batch,)`` in ``[0, 1]``.
         x: points ``(batch, *dims)``.
         data: the data set ``(N, *dims)``.
         max_elements: bound on ``batch * chunk * prod(dims)`` per chunk.
+        data_labels: class ids of the data points ``(N,)`` (conditional field only).
+        label: class ids of the query points ``(batch,)``, ``NULL_LABEL`` for unconditional.
 
     Returns:
         ``u_t(x)``, shaped like ``x``.
@@ -43,7 +59,14 @@ def marginal_velocity(
             f"data points must have the shape of x's samples; got data {tuple(data.shape[1:])}, "
             f"x {tuple(x.shape[1:])}"
         )
+    if (data_labels is None) != (label is None):
+        raise ValueError("the conditional marginal field needs both data_labels and label (or neither)")
     data = data.to(device=x.device, dtype=x.dtype)
+    if data_labels is not None and label is not None:
+        data_labels = data_labels.to(x.device)
+        # A query whose class has no points (or the null label) sums over every point.
+        has_points = (label.unsqueeze(1) == data_labels.unsqueeze(0)).any(dim=1)
+        label = torch.where(has_points, label, NULL_LABEL)
     batch, feat = x.shape[0], x[0].numel()
     chunk = max(1, max_elements // max(1, batch * feat))
     xf = x.reshape(batch, 1, feat)
@@ -60,9 +83,13 @@ def marginal_velocity(
         mu = path.mu(tb, x1).expand(full).reshape(batch, -1, feat)  # (batch, c, feat)
         d_mu = path.d_mu(tb, x1).expand(full).reshape(batch, -1, feat)
         logits = -(xf - mu).square().sum(-1) / (2 * sigma.square())  # (batch, c)
+        if data_labels is not None and label is not None:
+            other = data_labels[start : start + chunk].unsqueeze(0) != label.unsqueeze(1)
+            logits = logits.masked_fill(other & (label.unsqueeze(1) != NULL_LABEL), -torch.inf)
         new_max = torch.maximum(run_max, logits.max(dim=1, keepdim=True).values)
-        scale = torch.exp(run_max - new_max)
-        w = torch.exp(logits - new_max)  # (batch, c)
+        safe_max = torch.where(torch.isinf(new_max), 0.0, new_max)  # a chunk with no point of the class
+        scale = torch.exp(run_max - safe_max)
+        w = torch.exp(logits - safe_max)  # (batch, c)
         term = d_mu - rate * mu  # (batch, c, feat)
         run_sum = run_sum * scale + w.sum(1, keepdim=True)
         run_acc = run_acc * scale + torch.einsum("bc,bcf->bf", w, term)
@@ -78,10 +105,15 @@ class MarginalField(VectorField):
     (it memorises the data set): the target of the ``fm`` objective and a
     reference for tests.
 
+    With ``labels`` (the class of each point) it is the exact class-conditional field:
+    ``field(t, x, label=y)`` is the marginal field of class ``y``'s points, and
+    ``NULL_LABEL`` (or no ``label=``) gives the field of the whole set.
+
     Args:
         path: the conditional path.
         data: the data set ``(N, *dims)``.
         max_elements: chunking bound, see [`marginal_velocity`][flowkit.field.marginal_velocity].
+        labels: class ids ``(N,)`` in ``[0, K)`` of the points, for the conditional field.
 
     Examples:
         >>> import torch
@@ -97,14 +129,29 @@ class MarginalField(VectorField):
     """
 
     data: Tensor
+    labels: Tensor | None
 
-    def __init__(self, path: ProbabilityPath, data: Tensor, max_elements: int = 2**24) -> None:
+    def __init__(
+        self, path: ProbabilityPath, data: Tensor, max_elements: int = 2**24, labels: Tensor | None = None
+    ) -> None:
         super().__init__()
         self.path = path
         self.register_buffer("data", data)
         self.max_elements = max_elements
+        if labels is not None and (labels.ndim != 1 or labels.shape[0] != data.shape[0]):
+            raise ValueError(
+                f"labels must have shape ({data.shape[0]},), one per data point; got {tuple(labels.shape)}"
+            )
+        self.register_buffer("labels", labels)
+        self.num_classes = None if labels is None else int(labels.max()) + 1
+        self.context_shape = None
 
     def forward(self, t: Tensor, x: Tensor, **cond: Any) -> Tensor:
+        label = cond.pop("label", None)
         if cond:
-            raise TypeError(f"MarginalField takes no conditioning; got {', '.join(cond)}")
-        return marginal_velocity(self.path, t, x, self.data, self.max_elements)
+            raise TypeError(f"MarginalField takes only label=; got {', '.join(cond)}")
+        if label is None or self.labels is None:
+            if label is not None:
+                raise TypeError("label= was given to a MarginalField built without labels")
+            return marginal_velocity(self.path, t, x, self.data, self.max_elements)
+        return marginal_velocity(self.path, t, x, self.data, self.max_elements, self.labels, label)

@@ -7,6 +7,8 @@ from torch import Tensor
 
 from .._checks import check_same_shape, shape_checked
 from .._types import Scalar, State
+from .._validate import in_interval
+from ..field.conditioning import drop_conditioning
 from ..path.base import ProbabilityPath
 
 
@@ -15,7 +17,27 @@ class Objective(ABC):
 
     Implementers provide ``compute``; the public ``__call__`` checks shapes
     first. ``field`` is called as ``field(t, x, **cond)``.
+
+    **Conditioning dropout** (classifier-free guidance) is generic: with
+    ``cond_dropout = p > 0`` (set by ``build(objective_options={"cond_dropout": p})``
+    or [`set_cond_dropout`][flowkit.Objective.set_cond_dropout]) ``__call__``
+    replaces each sample's ``label``/``context`` by its null value with probability
+    ``p`` (see [`drop_conditioning`][flowkit.field.conditioning.drop_conditioning])
+    before ``compute`` sees it, so every objective, built-in or plugin, gets it
+    without implementing anything.
     """
+
+    _cond_dropout: float = 0.0
+
+    @property
+    def cond_dropout(self) -> float:
+        """Per-sample probability of replacing the conditioning by its null value in training."""
+        return self._cond_dropout
+
+    def set_cond_dropout(self, p: float) -> "Objective":
+        """Set the conditioning dropout ``p`` in ``[0, 1)``; returns ``self``."""
+        self._cond_dropout = in_interval("cond_dropout", p, 0.0, 1.0, high_open=True)
+        return self
 
     @abstractmethod
     def compute(
@@ -38,6 +60,8 @@ class Objective(ABC):
         """
         if x0 is not None:
             check_same_shape(x0, x1, "x0", "x1")
+        if self._cond_dropout > 0.0 and cond:
+            cond = drop_conditioning(cond, self._cond_dropout)
         return self.compute(field, path, x1, x0, **cond)
 
     def __repr__(self) -> str:

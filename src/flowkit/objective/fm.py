@@ -29,6 +29,12 @@ class FM(CFM):
             When ``None``, each batch ``x1`` serves as its own data set
             (minibatch flow matching).
         max_elements: memory bound of the chunked marginal computation.
+        labels: the class of each point of ``data`` ``(N,)``. With ``label=``
+            conditioning the target is then the exact class-conditional field
+            (the sum runs over the batch sample's class only; a dropped,
+            null label gets the unconditional field). Without ``data`` the
+            batch's own labels are used. ``FM(data=...)`` without ``labels``
+            keeps the unconditional target even when the field gets ``label=``.
 
     Examples:
         >>> import torch
@@ -41,13 +47,21 @@ class FM(CFM):
         0.0
     """
 
-    def __init__(self, data: Tensor | None = None, max_elements: int = 2**24) -> None:
+    def __init__(
+        self, data: Tensor | None = None, max_elements: int = 2**24, labels: Tensor | None = None
+    ) -> None:
         if data is not None and data.ndim < 2:
             raise ValueError(
                 f"data must be (N, *dims) with at least one data axis; got shape {tuple(data.shape)}"
             )
+        if labels is not None and (data is None or labels.shape != (data.shape[0],)):
+            raise ValueError(
+                "labels must have shape (N,), one class id per point of data; got "
+                + ("no data" if data is None else f"{tuple(labels.shape)} for {data.shape[0]} points")
+            )
         self.data = data
         self.max_elements = max_elements
+        self.labels = labels
 
     def compute(
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
@@ -58,7 +72,12 @@ class FM(CFM):
         t = self.sample_time(x1)
         xt, _ = path.interpolate(broadcast_time(t, x1), x0, x1)
         data = x1 if self.data is None else self.data
-        target = marginal_velocity(path, t, xt, data, self.max_elements)
+        label = cond.get("label")
+        # Without labels for the data points the target is the unconditional field.
+        data_labels = None if label is None else label if self.data is None else self.labels
+        target = marginal_velocity(
+            path, t, xt, data, self.max_elements, data_labels, label if data_labels is not None else None
+        )
         return F.mse_loss(field(t, xt, **cond), target)
 
     def __repr__(self) -> str:
