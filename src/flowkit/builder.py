@@ -5,8 +5,8 @@ from typing import Any, Literal
 
 from torch import nn
 
-from .field.base import VectorField, as_field
 from ._validate import positive_int
+from .field.base import VectorField, as_field
 from .field.mlp import MLPField
 from .flow import Flow
 from .objective.base import Objective

@@ -9,6 +9,7 @@ from .registry import DATASETS as DATASETS
 from .registry import DatasetSpec as DatasetSpec
 from .registry import get_dataset as get_dataset
 from .registry import load_dataset as load_dataset
+from .registry import load_labelled_dataset as load_labelled_dataset
 from .toy2d import checkerboard as checkerboard
 from .toy2d import circles as circles
 from .toy2d import eight_gaussians as eight_gaussians
@@ -24,6 +25,7 @@ __all__ = [
     "get_dataset",
     "load_dataset",
     "load_digits",
+    "load_labelled_dataset",
     "moons",
     "spirals",
 ]

@@ -60,6 +60,15 @@ def _raw_digits() -> Tensor:
     return torch.as_tensor(load_digits().data, dtype=torch.float64)
 
 
+@functools.lru_cache(maxsize=1)
+def _raw_labels() -> Tensor:
+    """The digit (0..9) of each of the 1797 images, ``(1797,)`` int64."""
+    from sklearn.datasets import load_digits  # _raw_digits has already checked it is installed
+
+    _raw_digits()
+    return torch.as_tensor(load_digits().target, dtype=torch.long)
+
+
 def load_digits(
     n: int | None = None,
     *,
@@ -89,15 +98,30 @@ def load_digits(
     Raises:
         MissingDependencyError: scikit-learn is not installed.
     """
+    return load_digits_with_labels(
+        n, generator=generator, split=split, dequantize=dequantize, as_images=as_images, dtype=dtype
+    )[0]
+
+
+def load_digits_with_labels(
+    n: int | None = None,
+    *,
+    generator: torch.Generator | None = None,
+    split: str = "all",
+    dequantize: bool = False,
+    as_images: bool = False,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    """[`load_digits`][flowkit.data.load_digits] and each image's digit ``0..9`` (the same draw)."""
     if split not in ("all", "train", "test"):
         raise ValueError(f"split must be 'all', 'train' or 'test'; got {split!r}")
-    raw = _raw_digits()
+    raw, labels = _raw_digits(), _raw_labels()
     index = torch.arange(raw.shape[0])
     is_test = index % TEST_EVERY == TEST_EVERY - 1
     if split == "train":
-        raw = raw[~is_test]
+        raw, labels = raw[~is_test], labels[~is_test]
     elif split == "test":
-        raw = raw[is_test]
+        raw, labels = raw[is_test], labels[is_test]
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
             raise ValueError(f"n must be a positive integer or None; got {n!r}")
@@ -105,7 +129,7 @@ def load_digits(
             pick = torch.randperm(raw.shape[0], generator=generator)[:n]
         else:
             pick = torch.randint(0, raw.shape[0], (n,), generator=generator)
-        raw = raw[pick]
+        raw, labels = raw[pick], labels[pick]
     offset = torch.rand(raw.shape, generator=generator, dtype=torch.float64) if dequantize else 0.5
     x = ((raw + offset) * BIN_WIDTH - 1.0).to(dtype)
-    return x.reshape(-1, 1, 8, 8) if as_images else x
+    return (x.reshape(-1, 1, 8, 8) if as_images else x), labels

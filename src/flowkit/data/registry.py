@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ..errors import UnknownNameError
 from . import toy2d
-from .digits import BIN_WIDTH, load_digits
+from .digits import BIN_WIDTH, load_digits, load_digits_with_labels
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class DatasetSpec:
             for continuous data. The training loop dequantizes with it.
         description: one line for listings.
         requires: the optional extra that must be installed, if any.
+        make_labelled: ``make_labelled(n, generator=..., **options) -> (x, label)``
+            with the same ``x`` as ``make`` for the same generator, for data sets
+            whose points carry a class; ``None`` otherwise.
+        num_classes: the number of classes of ``make_labelled``'s labels.
     """
 
     name: str
@@ -37,6 +41,8 @@ class DatasetSpec:
     bin_width: float | None
     description: str
     requires: str | None = None
+    make_labelled: Callable[..., tuple[Tensor, Tensor]] | None = None
+    num_classes: int | None = None
 
     @property
     def dim(self) -> int:
@@ -56,8 +62,26 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
             DatasetSpec(
                 "checkerboard", toy2d.checkerboard, (2,), _TOY_N, None, "2-D checkerboard, 8 squares"
             ),
-            DatasetSpec("moons", toy2d.moons, (2,), _TOY_N, None, "2-D two moons"),
-            DatasetSpec("8gaussians", toy2d.eight_gaussians, (2,), _TOY_N, None, "2-D ring of 8 Gaussians"),
+            DatasetSpec(
+                "moons",
+                toy2d.moons,
+                (2,),
+                _TOY_N,
+                None,
+                "2-D two moons (labels: the moon, 2 classes)",
+                make_labelled=toy2d.moons_with_labels,
+                num_classes=2,
+            ),
+            DatasetSpec(
+                "8gaussians",
+                toy2d.eight_gaussians,
+                (2,),
+                _TOY_N,
+                None,
+                "2-D ring of 8 Gaussians (labels: the component, 8 classes)",
+                make_labelled=toy2d.eight_gaussians_with_labels,
+                num_classes=8,
+            ),
             DatasetSpec("spirals", toy2d.spirals, (2,), _TOY_N, None, "2-D two spiral arms"),
             DatasetSpec("circles", toy2d.circles, (2,), _TOY_N, None, "2-D two concentric circles"),
             DatasetSpec(
@@ -66,8 +90,10 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
                 (64,),
                 None,
                 BIN_WIDTH,
-                "8x8 handwritten digits from scikit-learn, 64-dim in [-1, 1]",
+                "8x8 handwritten digits from scikit-learn, 64-dim in [-1, 1] (labels: the digit)",
                 requires="digits",
+                make_labelled=load_digits_with_labels,
+                num_classes=10,
             ),
         )
     }
@@ -119,3 +145,30 @@ def load_dataset(
     spec = get_dataset(name)
     size = spec.default_n if n is None else n
     return spec.make(size, generator=generator, **options)
+
+
+def load_labelled_dataset(
+    name: str, n: int | None = None, generator: torch.Generator | None = None, **options: Any
+) -> tuple[Tensor, Tensor]:
+    """``(x, label)``: the samples [`load_dataset`][flowkit.data.load_dataset] draws and their classes.
+
+    For the same generator state, ``x`` equals ``load_dataset(name, n, generator)``.
+    Labels are int64 class ids in ``[0, DATASETS[name].num_classes)``: the 8 gaussians'
+    component (``k`` at angle ``k pi/4``), the moon (``0`` upper, ``1`` lower) and the digit.
+
+    Raises:
+        ValueError: the data set carries no labels.
+
+    Examples:
+        >>> import torch
+        >>> from flowkit.data import load_labelled_dataset
+        >>> x, y = load_labelled_dataset("8gaussians", 4, generator=torch.Generator().manual_seed(0))
+        >>> x.shape, y.dtype
+        (torch.Size([4, 2]), torch.int64)
+    """
+    spec = get_dataset(name)
+    if spec.make_labelled is None:
+        labelled = sorted(k for k, v in DATASETS.items() if v.make_labelled is not None)
+        raise ValueError(f"data set {name!r} carries no labels; labelled data sets: {', '.join(labelled)}")
+    size = spec.default_n if n is None else n
+    return spec.make_labelled(size, generator=generator, **options)

@@ -62,15 +62,27 @@ def moons(
     for ``a ~ U[0, pi]``; Gaussian noise of standard deviation ``noise`` (in the
     unscaled units) is added before the shift by ``(-1/2, -1/4)`` and the scaling.
     """
+    return moons_with_labels(n, noise=noise, generator=generator, dtype=dtype)[0]
+
+
+def moons_with_labels(
+    n: int,
+    *,
+    noise: float = 0.1,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    """[`moons`][flowkit.data.toy2d.moons] and each point's moon: ``0`` upper, ``1`` lower (same draws)."""
     _check_n(n)
     if noise < 0:
         raise ValueError(f"noise must be non-negative; got {noise}")
     angle = _rand(n, generator, dtype) * math.pi
-    lower = torch.randint(0, 2, (n,), generator=generator).to(dtype)
+    which = torch.randint(0, 2, (n,), generator=generator)
+    lower = which.to(dtype)
     x = torch.cos(angle) + lower * (1.0 - 2.0 * torch.cos(angle))
     y = torch.sin(angle) + lower * (0.5 - 2.0 * torch.sin(angle))
     pts = torch.stack([x, y], dim=1) + noise * _randn((n, 2), generator, dtype)
-    return (pts - torch.tensor([0.5, 0.25], dtype=dtype)) * 2.0
+    return (pts - torch.tensor([0.5, 0.25], dtype=dtype)) * 2.0, which
 
 
 def eight_gaussians(
@@ -86,11 +98,26 @@ def eight_gaussians(
     Centres ``radius (cos(k pi/4), sin(k pi/4))`` for ``k = 0..7``, each with
     isotropic standard deviation ``std``.
     """
+    return eight_gaussians_with_labels(n, radius=radius, std=std, generator=generator, dtype=dtype)[0]
+
+
+def eight_gaussians_with_labels(
+    n: int,
+    *,
+    radius: float = 2.0 * math.sqrt(2.0),
+    std: float = 0.35,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    """[`eight_gaussians`][flowkit.data.toy2d.eight_gaussians] and each point's component ``k`` (same draws).
+
+    Component ``k`` is centred at ``radius (cos(k pi/4), sin(k pi/4))``.
+    """
     _check_n(n)
-    k = torch.randint(0, 8, (n,), generator=generator).to(dtype)
-    angle = k * (math.pi / 4.0)
+    k = torch.randint(0, 8, (n,), generator=generator)
+    angle = k.to(dtype) * (math.pi / 4.0)
     centres = radius * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
-    return centres + std * _randn((n, 2), generator, dtype)
+    return centres + std * _randn((n, 2), generator, dtype), k
 
 
 def spirals(

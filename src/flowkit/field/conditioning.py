@@ -76,8 +76,10 @@ def null_conditioning(cond: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def drop_conditioning(cond: dict[str, Any], p: float, generator: torch.Generator | None = None) -> dict[str, Any]:
-    r"""Per-sample classifier-free-guidance dropout: each sample's conditioning becomes null with probability ``p``.
+def drop_conditioning(
+    cond: dict[str, Any], p: float, generator: torch.Generator | None = None
+) -> dict[str, Any]:
+    r"""Per-sample CFG dropout: each sample's conditioning becomes null with probability ``p``.
 
     One Bernoulli(``p``) draw per sample decides for all of that sample's conditioning
     keywords together (``label`` and ``context``), so a dropped sample is fully
@@ -134,7 +136,9 @@ class ConditionEmbedding(nn.Module):
         torch.Size([2, 8])
     """
 
-    def __init__(self, dim: int, num_classes: int | None = None, context_shape: int | Sequence[int] | None = None):
+    def __init__(
+        self, dim: int, num_classes: int | None = None, context_shape: int | Sequence[int] | None = None
+    ):
         super().__init__()
         self.dim = dim
         self.num_classes = num_classes

@@ -12,7 +12,9 @@ GUIDED_NFE = 2
 """Network evaluations per guided field call: the conditional and the null half of one doubled batch."""
 
 
-def guided_field(field: Callable[..., Tensor], cond: dict[str, Any], guidance: float) -> Callable[[Tensor, Tensor], Tensor]:
+def guided_field(
+    field: Callable[..., Tensor], cond: dict[str, Any], guidance: float
+) -> Callable[[Tensor, Tensor], Tensor]:
     r"""``(t, x) -> v`` with classifier-free guidance of scale ``w = guidance``.
 
     $$

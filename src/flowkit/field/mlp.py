@@ -105,7 +105,5 @@ class MLPField(VectorField):
             context = x.new_full((shape[0], self.context_dim), math.nan)
         emb = self.condition(label, context)
         assert emb is not None
-        h = self.net[1](self.net[0](h) + emb.to(h.dtype))
-        for layer in self.net[2:]:
-            h = layer(h)
-        return h.reshape(shape)
+        first, rest = self.net[0], self.net[1:]
+        return rest(first(h) + emb.to(h.dtype)).reshape(shape)

@@ -15,6 +15,13 @@ batches the uninterrupted run would have seen.
   under DDP, e.g. with a ``DistributedSampler``). When one is exhausted it is
   iterated again. Resuming *replays* it: a fresh iterator skips the batches
   already used, which is exact when iterating again yields the same batches.
+
+**Paired data** (``TrainConfig.cond`` set): each sample is ``(x, y)``, from a
+``(x, y)`` tuple of tensors, a dataset returning ``(x, y)`` (a ``TensorDataset``)
+or ``{"x": x, cond: y}``, or an iterable of such batches. Both halves are
+shuffled together; dequantization noise touches ``x`` only. Labels are checked
+to lie in ``[0, num_classes)`` once over a whole tensor, or per batch while they
+are still on the CPU, never by waiting for the device in a step.
 """
 
 import math
@@ -26,8 +33,32 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, IterableDataset
 
-from ..data.registry import get_dataset, load_dataset
+from .._condition import check_label_range
+from ..data.registry import get_dataset, load_dataset, load_labelled_dataset
 from .config import TrainConfig
+
+Pair = tuple[Tensor, Tensor | None]
+"""A batch ``x`` and its second element (label, context or source sample), or ``None``."""
+
+
+def _as_pair(item: Any, key: str | None) -> Pair:
+    """``(x, y)`` from a paired item: a 2-tuple/list or a dict with ``"x"`` and ``key``."""
+    if key is None:
+        return _as_tensor(item), None
+    if isinstance(item, dict):
+        if "x" not in item or key not in item:
+            raise TypeError(
+                f"with cond={key!r}, dict items need the keys 'x' and {key!r}; got {sorted(item)}"
+            )
+        x, y = item["x"], item[key]
+    elif isinstance(item, (tuple, list)) and len(item) == 2:
+        x, y = item
+    else:
+        raise TypeError(
+            f"with cond={key!r}, training data must give (x, {key}) pairs or dicts; got {type(item).__name__}"
+            + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else "")
+        )
+    return torch.as_tensor(x), torch.as_tensor(y)
 
 
 def _as_tensor(item: Any) -> Tensor:
@@ -38,6 +69,11 @@ def _as_tensor(item: Any) -> Tensor:
             "training data must give tensors (or 1-tuples of tensors, like TensorDataset); "
             f"got {type(item).__name__}"
             + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else "")
+            + (
+                "; for (x, y) pairs set TrainConfig(cond='label'|'context'|'x0')"
+                if isinstance(item, (tuple, list, dict))
+                else ""
+            )
         )
     return item
 
@@ -45,14 +81,43 @@ def _as_tensor(item: Any) -> Tensor:
 class BatchSource(ABC):
     """Yields one batch per training step for this process and can save and restore its position."""
 
-    def __init__(self, generator: torch.Generator, device: torch.device, bin_width: float | None) -> None:
+    def __init__(
+        self,
+        generator: torch.Generator,
+        device: torch.device,
+        bin_width: float | None,
+        cond: str | None = None,
+        num_classes: int | None = None,
+    ) -> None:
         self.generator = generator
         self.device = device
         self.bin_width = bin_width
+        self.cond = cond
+        self.num_classes = num_classes
 
     @abstractmethod
+    def next_pair(self) -> Pair:
+        """The next batch for this process and its second element (``None`` for unpaired data)."""
+
     def next(self) -> Tensor:
-        """The next batch for this process, on ``device``, floating point."""
+        """The next batch ``x`` for this process, on ``device``, floating point."""
+        return self.next_pair()[0]
+
+    def _second(self, y: Tensor | None) -> Tensor | None:
+        """The second element on the device: int64 labels (range-checked on the CPU), float otherwise."""
+        if y is None:
+            return None
+        if self.cond == "label":
+            if y.is_floating_point() or y.dtype == torch.bool:
+                raise TypeError(
+                    f"cond='label' needs integer class ids; the data's labels have dtype {y.dtype}"
+                )
+            if self.num_classes is not None and y.device.type == "cpu":
+                check_label_range(y, self.num_classes)
+            y = y.long()
+        elif not y.is_floating_point():
+            y = y.to(torch.get_default_dtype())
+        return y.to(self.device, non_blocking=True)
 
     @abstractmethod
     def position(self) -> dict[str, Any]:
@@ -99,9 +164,13 @@ class IndexedBatches(BatchSource):
         bin_width: float | None = None,
         rank: int = 0,
         world_size: int = 1,
+        cond: str | None = None,
+        num_classes: int | None = None,
+        second: Tensor | None = None,
     ) -> None:
-        super().__init__(generator, device, bin_width)
+        super().__init__(generator, device, bin_width, cond, num_classes)
         self.data = data
+        self.second = second  # the paired tensor of a (x, y) tensor pair, indexed with data
         self.size = len(data)  # type: ignore[arg-type]
         if batch_size % world_size:
             raise ValueError(
@@ -124,19 +193,31 @@ class IndexedBatches(BatchSource):
         self.epoch += 1
         self.pos = 0
 
-    def _gather(self, idx: Tensor) -> Tensor:
+    def _gather(self, idx: Tensor) -> Pair:
         if isinstance(self.data, Tensor):
-            return self.data[idx]
-        return torch.stack([_as_tensor(self.data[i]) for i in idx.tolist()])
+            if self.second is None:
+                return self.data[idx], None
+            return self.data[idx], self.second[idx.to(self.second.device)]
+        pairs = [_as_pair(self.data[i], self.cond) for i in idx.tolist()]
+        x = torch.stack([p[0] for p in pairs])
+        if self.cond is None:
+            return x, None
+        return x, torch.stack([p[1] for p in pairs])  # type: ignore[misc]
 
-    def next(self) -> Tensor:
+    def next_pair(self) -> Pair:
         if self.perm is None or self.pos + self.batch_size > self.size:
             self._new_epoch()
         assert self.perm is not None
         idx = self.perm[self.pos + self.lo : self.pos + self.hi]
         self.pos += self.batch_size
-        batch = self._gather(idx)
-        return self._finish(batch, (self.batch_size, *batch.shape[1:]), self.lo, self.hi)
+        batch, second = self._gather(idx)
+        if self.second is not None:  # a whole tensor: its range was checked once, up front
+            second = second.to(self.device, non_blocking=True) if second is not None else None
+            if self.cond == "label" and second is not None:
+                second = second.long()
+        else:
+            second = self._second(second)
+        return self._finish(batch, (self.batch_size, *batch.shape[1:]), self.lo, self.hi), second
 
     def position(self) -> dict[str, Any]:
         return {"kind": "indexed", "epoch": self.epoch, "pos": self.pos, "size": self.size}
@@ -166,8 +247,10 @@ class IterableBatches(BatchSource):
         generator: torch.Generator,
         device: torch.device,
         bin_width: float | None = None,
+        cond: str | None = None,
+        num_classes: int | None = None,
     ) -> None:
-        super().__init__(generator, device, bin_width)
+        super().__init__(generator, device, bin_width, cond, num_classes)
         self.data = data
         self.iterator: Iterator[Any] | None = None
         self.consumed = 0  # batches taken since the start of the run, over all passes
@@ -187,10 +270,10 @@ class IterableBatches(BatchSource):
                     "re-iterable object (a list, a DataLoader), not a one-shot iterator"
                 ) from None
 
-    def next(self) -> Tensor:
-        batch = _as_tensor(self._pull())
+    def next_pair(self) -> Pair:
+        batch, second = _as_pair(self._pull(), self.cond)
         self.consumed += 1
-        return self._finish(batch, None, 0, batch.shape[0])
+        return self._finish(batch, None, 0, batch.shape[0]), self._second(second)
 
     def position(self) -> dict[str, Any]:
         return {"kind": "iterable", "consumed": self.consumed}
@@ -212,41 +295,82 @@ def make_batches(
     bin_width: float | None = None,
     rank: int = 0,
     world_size: int = 1,
+    cond: str | None = None,
+    num_classes: int | None = None,
 ) -> BatchSource:
-    """The batch source for ``data``: indexed for a tensor or a map-style ``Dataset``, else iterable."""
+    """The batch source: indexed for a tensor, a tensor pair or a map-style ``Dataset``, else iterable.
+
+    With ``cond`` set, a ``(x, y)`` tuple of two tensors of equal length is paired data (with
+    ``cond=None`` such a tuple is an iterable of two batches, as before); for ``cond="label"``
+    its labels are checked once here against ``num_classes``.
+    """
+    second = None
+    if cond is not None and is_tensor_pair(data):
+        data, second = data
+        if second.shape[0] != data.shape[0]:
+            raise ValueError(
+                f"the paired tensors must have one {cond} per sample; got {data.shape[0]} samples and "
+                f"{second.shape[0]} {cond} rows"
+            )
+        if cond == "label":
+            if second.is_floating_point() or second.dtype == torch.bool:
+                raise TypeError(f"cond='label' needs integer class ids; the labels have dtype {second.dtype}")
+            if num_classes is not None:
+                check_label_range(second, num_classes)  # once, over the whole data set
     if isinstance(data, Tensor) and data.ndim < 2:
         raise ValueError(f"a data tensor must be (N, *dims); got shape {tuple(data.shape)}")
     if isinstance(data, Tensor) or is_map_dataset(data):
-        return IndexedBatches(data, batch_size, generator, device, bin_width, rank, world_size)
+        return IndexedBatches(
+            data, batch_size, generator, device, bin_width, rank, world_size, cond, num_classes, second
+        )
     if isinstance(data, Iterable):
-        return IterableBatches(data, generator, device, bin_width)
+        return IterableBatches(data, generator, device, bin_width, cond, num_classes)
     raise TypeError(
         "data must be a data-set name, a tensor (N, *dims), a map-style torch Dataset or an iterable of "
         f"batches; got {type(data).__name__}"
     )
 
 
+def is_tensor_pair(data: Any) -> bool:
+    """Whether ``data`` is a ``(x, y)`` tuple or list of two tensors."""
+    return isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, Tensor) for d in data)
+
+
 def resolve_data(data: Any, config: TrainConfig) -> tuple[Any, dict[str, Any], float | None]:
-    """Load a named data set; return ``(data, manifest data entry, dequantization bin width)``."""
+    """Load a named data set; return ``(data, manifest data entry, dequantization bin width)``.
+
+    A named data set with ``config.cond == "label"`` is loaded with its labels, as a ``(x, label)`` pair.
+    """
     name, spec_width = config.data_name, None
     if isinstance(data, str):
         spec = get_dataset(data)
         name, spec_width = spec.name, spec.bin_width
         seed = config.seed if config.seed is not None else 0
-        data = load_dataset(spec.name, config.data_size, generator=torch.Generator().manual_seed(seed))
+        generator = torch.Generator().manual_seed(seed)
+        if config.cond is None:
+            data = load_dataset(spec.name, config.data_size, generator=generator)
+        elif config.cond == "label":
+            data = load_labelled_dataset(spec.name, config.data_size, generator=generator)
+        else:
+            raise ValueError(
+                f"cond={config.cond!r} needs paired data; a data-set name only gives labels (cond='label')"
+            )
     if config.dequantize is True:
         bin_width = spec_width
     elif config.dequantize is False:
         bin_width = None
     else:
         bin_width = float(config.dequantize)
-    shape = list(data.shape[1:]) if isinstance(data, Tensor) else None
+    first = data[0] if config.cond is not None and is_tensor_pair(data) else data
+    shape = list(first.shape[1:]) if isinstance(first, Tensor) else None
     entry = {
         "name": name,
         "bin_width": bin_width,
         "event_shape": shape,
         "dim": None if shape is None else math.prod(shape),
     }
+    if config.cond is not None:  # recorded only when set, so unconditional manifests are unchanged
+        entry["cond"] = config.cond
     return data, entry, bin_width
 
 

@@ -9,6 +9,9 @@ from ..flow import Flow
 
 # Fields that say where and how a run is carried out rather than what it computes;
 # they may differ between a run and its resumption.
+COND_KINDS = (None, "label", "context", "x0")
+"""What the second element of paired training data can be (``TrainConfig.cond``)."""
+
 RUN_ONLY_FIELDS = frozenset({"out", "resume", "progress", "device", "steps", "checkpoint_every", "log_every"})
 
 
@@ -43,6 +46,14 @@ class TrainConfig:
         data_size: number of samples to draw when ``data`` is a data-set name
             (``None``: the data set's default).
         data_name: a label recorded in the run manifest when ``data`` is not a name.
+        cond: what the second element of paired data is: ``"label"`` (class ids,
+            passed as ``flow.loss(x, label=y)``), ``"context"`` (float features,
+            ``context=y``) or ``"x0"`` (the source sample paired with ``x``, passed
+            as ``flow.loss(x, x0=y)``, for reflow couplings); ``None`` for plain
+            data. Paired data is a ``(x, y)`` tuple of tensors, a ``TensorDataset``,
+            a map-style dataset returning ``(x, y)`` or ``{"x": x, cond: y}``, an
+            iterable of such batches, or a built-in data-set name that carries
+            labels (``8gaussians``, ``moons``, ``digits``) with ``cond="label"``.
         log_every: steps between metric records (and between host syncs; see
             [`train`][flowkit.train.train]).
         checkpoint_every: steps between checkpoints (``None``: only at the end).
@@ -70,6 +81,7 @@ class TrainConfig:
     dequantize: bool | float = True
     data_size: int | None = None
     data_name: str | None = None
+    cond: str | None = None
     log_every: int = 50
     checkpoint_every: int | None = 1000
     out: str | None = None
@@ -95,6 +107,10 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be positive or None; got {self.grad_clip!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must lie in [0, 1); got {self.ema_decay!r}")
+        if self.cond not in COND_KINDS:
+            raise ValueError(
+                f"cond must be one of {', '.join(map(repr, COND_KINDS))}; got {self.cond!r}"
+            )
         if not isinstance(self.dequantize, bool) and not self.dequantize > 0:
             raise ValueError(
                 f"dequantize must be True, False or a positive bin width; got {self.dequantize!r}"

@@ -92,7 +92,15 @@ class _Run:
         if saved is not None:
             self.flow.load_state_dict(ck.section(saved[0], "model"))
         self.ema = EMA(self.field, config.ema_decay, config.ema_warmup)
-        self.ema_flow = Flow(self.ema.shadow, flow.path, flow.solver, flow.objective, flow.event_shape)
+        self.ema_flow = Flow(
+            self.ema.shadow,
+            flow.path,
+            flow.solver,
+            flow.objective,
+            flow.event_shape,
+            num_classes=flow.num_classes,
+            context_shape=flow.context_shape,
+        )
         self.optimizer = optimizer or torch.optim.AdamW(
             self.flow.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
         )
@@ -103,7 +111,15 @@ class _Run:
         per_rank = 0 if isinstance(data, Tensor) or is_map_dataset(data) else info.rank
         generator = torch.Generator().manual_seed(seed + per_rank)
         self.source: BatchSource = make_batches(
-            data, config.batch_size, generator, self.device, bin_width, info.rank, info.world_size
+            data,
+            config.batch_size,
+            generator,
+            self.device,
+            bin_width,
+            info.rank,
+            info.world_size,
+            config.cond,
+            flow.num_classes,
         )
         if saved is None:
             if config.seed is not None:
@@ -192,10 +208,10 @@ class _Run:
         monitor = Monitor(self.device, self.info, self.out, self.start, cfg.steps, cfg.progress)
         try:
             for step in range(self.start + 1, cfg.steps + 1):
-                x1 = self.source.next()
+                x1, second = self.source.next_pair()
                 if step == self.start + 1:
                     _check_batch(x1, self.flow)
-                loss, grad_norm = step_once(x1, step)
+                loss, grad_norm = step_once(x1, step, **pair_keywords(cfg.cond, second))
                 monitor.add(step, loss, grad_norm)
                 end = step == cfg.steps
                 recording = end or step % cfg.log_every == 0
@@ -221,6 +237,11 @@ class _Run:
             start_step=self.start,
             out=self.out,
         )
+
+
+def pair_keywords(cond: str | None, second: Tensor | None) -> dict[str, Tensor]:
+    """The ``flow.loss`` keyword for a batch's second element: ``label=``, ``context=`` or ``x0=``."""
+    return {} if cond is None or second is None else {cond: second}
 
 
 def _check_batch(x1: Tensor, flow: Flow) -> None:

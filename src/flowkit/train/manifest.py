@@ -3,7 +3,10 @@
 ``manifest.json`` in a run folder records the path, solver and objective by
 their registered names and constructor options, the field (the default MLP by
 its sizes; any other field by its class, which must then be passed back in),
-the event shape, the data set and the training configuration:
+the event shape, the conditioning (present only for a conditional flow: ``num_classes``,
+``context_shape`` and the ``cond_dropout`` it was trained with, so ``flowkit sample`` knows
+whether guidance and unconditional sampling are meaningful), the data set and the
+training configuration:
 
 ```json
 {"format": "flowkit-run", "version": 1, "flowkit_version": "0.1.0",
@@ -11,7 +14,8 @@ the event shape, the data set and the training configuration:
           "solver": {"name": "dopri5", "options": {"rtol": 1e-05, "atol": 1e-05, "max_steps": 100000}},
           "objective": {"name": "cfm", "options": {}},
           "field": {"type": "mlp", "dim": 2, "width": 256, "depth": 4},
-          "event_shape": [2]},
+          "event_shape": [2],
+          "conditioning": {"num_classes": 8, "context_shape": null, "cond_dropout": 0.1}},
  "data": {"name": "moons", "bin_width": null},
  "config": {"steps": 1000, "batch_size": 256, "...": "..."},
  "world_size": 1}
@@ -89,7 +93,13 @@ def describe_field(field: nn.Module) -> dict[str, Any]:
     """
     if type(field) is MLPField:
         linears = [m for m in field.net if isinstance(m, nn.Linear)]
-        sizes = {"dim": field.dim, "width": linears[0].out_features, "depth": len(linears) - 1}
+        sizes: dict[str, Any] = {
+            "dim": field.dim,
+            "width": linears[0].out_features,
+            "depth": len(linears) - 1,
+        }
+        if field.num_classes is not None or field.context_dim is not None:  # unconditional entries unchanged
+            sizes.update(num_classes=field.num_classes, context_dim=field.context_dim)
         twin = MLPField(**sizes)
         if {k: v.shape for k, v in twin.state_dict().items()} == {
             k: v.shape for k, v in field.state_dict().items()
@@ -104,6 +114,12 @@ def describe_flow(flow: Flow) -> dict[str, Any]:
     desc: dict[str, Any] = {kind: describe_part(kind, getattr(flow, kind)) for kind in PARTS}
     desc["field"] = describe_field(flow.field)
     desc["event_shape"] = None if flow.event_shape is None else list(flow.event_shape)
+    if flow.num_classes is not None or flow.context_shape is not None or flow.cond_dropout > 0:
+        desc["conditioning"] = {
+            "num_classes": flow.num_classes,
+            "context_shape": None if flow.context_shape is None else list(flow.context_shape),
+            "cond_dropout": flow.cond_dropout,
+        }
     return desc
 
 
@@ -143,14 +159,31 @@ def rebuild_flow(
     if model is not None:
         field: VectorField = model
     elif field_desc["type"] == "mlp":
-        field = MLPField(field_desc["dim"], width=field_desc["width"], depth=field_desc["depth"])
+        field = MLPField(
+            field_desc["dim"],
+            width=field_desc["width"],
+            depth=field_desc["depth"],
+            num_classes=field_desc.get("num_classes"),
+            context_dim=field_desc.get("context_dim"),
+        )
     else:
         raise CheckpointError(
             f"{where} trained a custom field ({field_desc.get('class')}); pass model=... "
             "(an instance of that class with the same architecture) to load it"
         )
     event_shape = desc.get("event_shape")
-    return Flow(field, parts["path"], parts["solver"], parts["objective"], event_shape=event_shape)
+    cond = desc.get("conditioning") or {}
+    if cond.get("cond_dropout"):
+        parts["objective"].set_cond_dropout(float(cond["cond_dropout"]))
+    return Flow(
+        field,
+        parts["path"],
+        parts["solver"],
+        parts["objective"],
+        event_shape=event_shape,
+        num_classes=cond.get("num_classes"),
+        context_shape=cond.get("context_shape"),
+    )
 
 
 def mismatches(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

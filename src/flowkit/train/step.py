@@ -48,8 +48,10 @@ class Step:
         self.max_norm = config.grad_clip if config.grad_clip is not None else math.inf
         self.autocast = autocast(device, config.bf16)
 
-    def __call__(self, x1: Tensor, step: int) -> tuple[Tensor, Tensor]:
+    def __call__(self, x1: Tensor, step: int, **keywords: Tensor) -> tuple[Tensor, Tensor]:
         """Step number ``step`` (1-based) on the batch ``x1``.
+
+        ``keywords`` (``label=``, ``context=`` or ``x0=`` of paired data) go to ``flow.loss``.
 
         Returns:
             ``(loss, grad_norm)``: the loss (detached, float32) and the gradient norm before
@@ -59,7 +61,7 @@ class Step:
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"] * factor
         with self.autocast:
-            loss = self.model(x1)
+            loss = self.model(x1, **keywords)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_norm)
