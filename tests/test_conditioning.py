@@ -1,4 +1,4 @@
-"""Conditional generation: checks, broadcasting, classifier-free guidance, dropout, the conditional fm target."""
+"""Conditional generation: checks, broadcasting, guidance, dropout, the conditional fm target."""
 
 import math
 import warnings
