@@ -159,6 +159,8 @@ class Flow(nn.Module):
         Returns the full [`Solution`][flowkit.Solution]: final state, the
         trajectory at ``t_eval`` if requested, NFE (network evaluations) and step counts.
         """
+        if guidance is not None and not any(cond.get(k) is not None for k in ("label", "context")):
+            raise ValueError("guidance= needs conditioning: pass label= or context= as well")
         cond = prepare_condition(cond, self.condition_spec, x.shape[0], x, check_range=True)
         fn = self._field_fn(cond) if guidance is None else self._guided(cond, guidance)
         with torch.no_grad():
@@ -170,8 +172,6 @@ class Flow(nn.Module):
 
     def _guided(self, cond: dict[str, Any], guidance: float) -> Field:
         w = in_interval("guidance", guidance, 0.0, float("inf"))
-        if not any(cond.get(k) is not None for k in ("label", "context")):
-            raise ValueError("guidance= needs conditioning: pass label= or context= as well")
         if self._declared and self.cond_dropout <= 0.0 and not self._warned_guidance:
             self._warned_guidance = True
             warnings.warn(
@@ -243,9 +243,8 @@ class Flow(nn.Module):
         ``solver``); see [`flowkit.likelihood.likelihood`][flowkit.likelihood.likelihood]
         for the arguments. NFE and steps are in ``flow.last_solution``.
         """
-        from .likelihood import likelihood  # the likelihood module imports Flow
+        from .likelihood import likelihood  # the likelihood module imports Flow (and checks cond)
 
-        cond = prepare_condition(cond, self.condition_spec, x.shape[0], x, check_range=True)
         result = likelihood(
             self,
             x,

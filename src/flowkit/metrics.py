@@ -135,6 +135,7 @@ def evaluate(
     bin_width: float | None = None,
     batch_size: int = 4096,
     generator: torch.Generator | None = None,
+    **cond: Any,
 ) -> Evaluation:
     r"""Held-out NLL (nats and bits/dim), NFE and the energy distance of samples to the data.
 
@@ -153,6 +154,10 @@ def evaluate(
         bin_width: quantization bin width ``w`` of the data, or ``None``.
         batch_size: held-out samples per likelihood solve.
         generator: random generator for the source samples and probes.
+        **cond: per-sample conditioning of ``data`` (``label=`` ``(n,)``, ``context=``
+            ``(n, C)``): the NLL is then the conditional ``-log p(x | y)``, and the
+            samples are drawn with the same conditioning, one per data point
+            (``n_samples`` must then be ``len(data)``).
 
     Returns:
         An [`Evaluation`][flowkit.metrics.Evaluation].
@@ -160,10 +165,16 @@ def evaluate(
     if data.ndim < 2 or data.shape[0] < 2:
         raise ValueError(f"data must hold at least 2 samples, (n, *dims); got shape {tuple(data.shape)}")
     n_samples = data.shape[0] if n_samples is None else n_samples
+    if cond and n_samples != data.shape[0]:
+        raise ValueError(
+            f"a conditional evaluation samples once per data point: n_samples must be {data.shape[0]}; "
+            f"got {n_samples}"
+        )
+    cond_chunks = {k: v.split(batch_size) for k, v in cond.items()}
     options = dict(solver_options) if solver_options else None  # refused without a solver name, as elsewhere
     start = _clock(data.device)
     log_probs, nfes = [], []
-    for chunk in data.split(batch_size):
+    for i, chunk in enumerate(data.split(batch_size)):
         res = likelihood(
             flow,
             chunk,
@@ -171,6 +182,7 @@ def evaluate(
             solver_options=options,
             divergence=divergence,  # type: ignore[arg-type]
             generator=generator,
+            **{k: v[i] for k, v in cond_chunks.items()},
         )
         log_probs.append(res.log_prob)
         nfes.append(res.solution.nfe)
@@ -181,7 +193,7 @@ def evaluate(
     x0 = flow.path.sample_source(
         (n_samples, *data.shape[1:]), device=data.device, dtype=data.dtype, generator=generator
     )
-    sol = flow.solve(x0, solver=solver, solver_options=options)
+    sol = flow.solve(x0, solver=solver, solver_options=options, **cond)
     sample_time = _clock(data.device) - start
     used = repr(flow.solver if solver is None else flow._solver(solver, options))
     return Evaluation(

@@ -281,3 +281,55 @@ __all__ = [
     "plot_samples",
     "plot_trajectories",
 ]
+
+
+def plot_class_grid(
+    samples: dict[tuple[float, int], Tensor],
+    data: Tensor,
+    path: str | Path,
+    *,
+    bounds: Bounds | None = None,
+    image_shape: Sequence[int] | None = None,
+    title: str | None = None,
+) -> Path:
+    """A grid of label-conditional samples: one row per guidance scale ``w``, one column per class.
+
+    Args:
+        samples: ``{(w, class): samples (n, *dims)}``.
+        data: data drawn faintly behind 2-D panels (ignored for images).
+        path: where to write the PNG.
+        bounds: axes box for 2-D points.
+        image_shape: ``(C, H, W)`` when the samples are flattened images: each panel shows a
+            few of them side by side.
+        title: a title over the grid.
+
+    Returns:
+        The PNG's path.
+    """
+    scales = sorted({w for w, _ in samples})
+    classes = sorted({k for _, k in samples})
+    fig = Figure(figsize=(1.6 * len(classes) + 0.6, 1.6 * len(scales) + 0.6))
+    axes = fig.subplots(len(scales), len(classes), squeeze=False)
+    box = bounds or data_bounds(data)
+    for i, w in enumerate(scales):
+        for j, k in enumerate(classes):
+            ax, pts = axes[i][j], samples[(w, k)].detach().float().cpu()
+            images = _as_images(pts, image_shape)
+            if images is None:
+                d = data.detach().float().cpu()[:2000]
+                ax.scatter(d[:, 0].numpy(), d[:, 1].numpy(), s=1, color="0.85", linewidths=0)
+                ax.scatter(pts[:, 0].numpy(), pts[:, 1].numpy(), s=2, color=f"C{j % 10}", linewidths=0)
+                ax.set_xlim(box[0], box[1])
+                ax.set_ylim(box[2], box[3])
+                ax.set_aspect("equal")
+            else:
+                _image_grid(ax, images, 4, float(images.min()), float(images.max()))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"class {k}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"w = {w:g}", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)

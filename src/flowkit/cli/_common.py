@@ -140,6 +140,18 @@ def heldout_data(name: str, n: int | None, seed: int, device: torch.device) -> t
     return x.to(device), spec.bin_width
 
 
+def heldout_labels(name: str, n: int | None, seed: int, device: torch.device) -> Tensor:
+    """The classes of [`heldout_data`][flowkit.cli._common.heldout_data]'s samples (the same draw)."""
+    from ..data import load_labelled_dataset
+
+    generator = torch.Generator().manual_seed(seed + HELDOUT_SEED_OFFSET)
+    if name == "digits":
+        _, y = load_labelled_dataset("digits", n, generator=generator, split="test", dequantize=True)
+    else:
+        _, y = load_labelled_dataset(name, n or 2000, generator=generator)
+    return y.to(device)
+
+
 def training_seed(state: Any) -> int:
     """The seed the run was trained with (0 when not recorded)."""
     config = getattr(state, "config", None)

@@ -28,7 +28,7 @@ def add_parser(sub: Any) -> None:
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
     p.add_argument("--out", default="flowkit-demo", help="output folder (default: ./flowkit-demo)")
-    p.add_argument("--data", default=DEFAULTS["data"], help=f"a 2-D data set (default: {DEFAULTS['data']})")
+    p.add_argument("--data", help=f"a 2-D data set (default: {DEFAULTS['data']}; 8gaussians with --cond)")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"], help="training steps")
     p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
@@ -45,6 +45,11 @@ def add_parser(sub: Any) -> None:
         help="CPU threads for torch (default: 1; a 2-D MLP gains nothing from more)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--cond",
+        action="store_true",
+        help="a label-conditional flow with guidance, drawn per class (default data: 8gaussians)",
+    )
     p.set_defaults(run=run)
 
 
@@ -56,8 +61,12 @@ def run(args: argparse.Namespace) -> int:
     from ..train import TrainConfig, save_checkpoint, train
     from .train import load_training_data
 
+    if args.cond:
+        from .demo_cond import run_conditional
+
+        return run_conditional(args)
     wall = time.perf_counter()
-    spec = get_dataset(args.data)
+    spec = get_dataset(args.data or str(DEFAULTS["data"]))
     if spec.event_shape != (2,):
         raise ValueError(f"the demo draws 2-D data; {args.data!r} has samples of shape {spec.event_shape}")
     out = Path(args.out)

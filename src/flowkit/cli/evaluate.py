@@ -8,6 +8,7 @@ from ._common import (
     add_solver_arguments,
     data_entry,
     heldout_data,
+    heldout_labels,
     load_run,
     pick_device,
     solver_options,
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if name is None:
         raise ValueError(f"{args.checkpoint} records no data set; pass --data NAME")
     data, bin_width = heldout_data(name, args.n, training_seed(state), device)
+    cond: dict[str, Any] = {}
+    if ema_flow.num_classes is not None:  # a label-conditional run: -log p(x | label) on labelled data
+        cond["label"] = heldout_labels(name, args.n, training_seed(state), device)
     generator = torch.Generator(device=device).manual_seed(args.seed)
     result = evaluate(
         ema_flow,
@@ -58,23 +62,35 @@ def run(args: argparse.Namespace) -> int:
         divergence=args.divergence,
         bin_width=bin_width,
         generator=generator,
+        **cond,
     )
     if args.json:
         print(
-            json.dumps({"checkpoint": args.checkpoint, "step": state.step, "data": name, **result.as_dict()})
+            json.dumps(
+                {
+                    "checkpoint": args.checkpoint,
+                    "step": state.step,
+                    "data": name,
+                    "conditional": bool(cond),
+                    **result.as_dict(),
+                }
+            )
         )
         return 0
-    print_report(result, name, state.step, bin_width)
+    print_report(result, name, state.step, bin_width, conditional=bool(cond))
     return 0
 
 
-def print_report(result: Any, name: str, step: int, bin_width: float | None) -> None:
+def print_report(
+    result: Any, name: str, step: int, bin_width: float | None, conditional: bool = False
+) -> None:
     """The evaluation as aligned lines."""
     quant = f", dequantized, bin width {bin_width:.4g}" if bin_width is not None else ""
+    nll = "NLL -log p(x|label)" if conditional else "NLL"
     rows = [
         ("data", f"{name} held-out, n={result.n_data}, D={result.dim}{quant}"),
         ("step", str(step)),
-        ("NLL", f"{result.nll:.4f} ± {result.nll_stderr:.4f} nats/sample"),
+        (nll, f"{result.nll:.4f} ± {result.nll_stderr:.4f} nats/sample"),
         ("bits/dim", f"{result.bits_per_dim:.4f}"),
         ("NFE", f"likelihood {result.nfe_likelihood:.0f}, sampling {result.nfe_sample}  ({result.solver})"),
         ("time", f"likelihood {result.likelihood_seconds:.2f} s, sampling {result.sample_seconds:.2f} s"),

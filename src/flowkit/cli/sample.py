@@ -27,6 +27,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     p.add_argument("--no-ema", action="store_true", help="use the last weights instead of the EMA")
+    p.add_argument("--label", type=int, help="class of every sample, for a label-conditional run")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        help="classifier-free guidance scale w (1: plain conditional, 0: unconditional); needs --label",
+    )
     add_solver_arguments(p, default=None)
     p.set_defaults(run=run)
 
@@ -42,10 +48,13 @@ def run(args: argparse.Namespace) -> int:
     model = flow if args.no_ema else ema_flow
     generator = torch.Generator(device=device).manual_seed(args.seed)
     start = time.perf_counter()
-    x = model.sample(args.n, generator=generator)
+    cond = {} if args.label is None else {"label": args.label}
+    x = model.sample(args.n, generator=generator, guidance=args.guidance, **cond)
     seconds = time.perf_counter() - start
+    what = "" if args.label is None else f" of class {args.label}"
+    what += "" if args.guidance is None else f" with guidance {args.guidance:g}"
     print(
-        f"{args.n} samples of shape {tuple(x.shape[1:])} from step {state.step} with {model.solver!r}: "
+        f"{args.n} samples{what} of shape {tuple(x.shape[1:])} from step {state.step} with {model.solver!r}: "
         f"NFE {model.nfe}, {seconds:.2f} s"
     )
     flat = x.reshape(x.shape[0], -1).double()

@@ -46,6 +46,17 @@ def add_parser(sub: Any) -> None:
         p.add_argument(
             f"--{part}-option", action="append", metavar="KEY=VALUE", help=f"{part} option (repeatable)"
         )
+    p.add_argument(
+        "--cond",
+        choices=("label",),
+        help="train a label-conditional flow on a labelled data set (8gaussians, moons, digits)",
+    )
+    p.add_argument(
+        "--cond-dropout",
+        type=float,
+        default=0.0,
+        help="probability of dropping a sample's label in training, for guidance (default: 0)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -61,12 +72,31 @@ def load_training_data(name: str, size: int | None, seed: int) -> tuple[torch.Te
     return load_dataset(spec.name, size, generator=generator), spec.bin_width
 
 
+def load_training_labels(name: str, size: int | None, seed: int) -> tuple[torch.Tensor, int]:
+    """The labels of ``load_training_data``'s samples (the same draw) and the number of classes."""
+    from ..data import get_dataset, load_labelled_dataset
+
+    spec = get_dataset(name)
+    if spec.num_classes is None:
+        raise ValueError(
+            f"--cond label needs a labelled data set (8gaussians, moons, digits); {name!r} has no labels"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    split = {"split": "train"} if spec.name == "digits" else {}
+    return load_labelled_dataset(spec.name, size, generator=generator, **split)[1], spec.num_classes
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import MLPField, build
     from ..plugin import get_registry
     from ..train import TrainConfig, train
 
+    if args.cond_dropout and not args.cond:
+        raise ValueError("--cond-dropout needs --cond label")
     data, bin_width = load_training_data(args.data, args.data_size, args.seed)
+    labels, num_classes = None, None
+    if args.cond == "label":
+        labels, num_classes = load_training_labels(args.data, args.data_size, args.seed)
     options = {
         part: parse_options(getattr(args, f"{part}_option"), f"--{part}-option")
         for part in ("path", "solver", "objective")
@@ -74,12 +104,16 @@ def run(args: argparse.Namespace) -> int:
     objective_cls = get_registry().get("objective", args.objective).cls
     if "data" in inspect.signature(objective_cls).parameters and "data" not in options["objective"]:
         options["objective"]["data"] = data  # fm: the exact marginal field of the training set
+        if labels is not None and "labels" in inspect.signature(objective_cls).parameters:
+            options["objective"]["labels"] = labels  # ... per class
+    if args.cond_dropout:
+        options["objective"]["cond_dropout"] = args.cond_dropout
     shape = tuple(data.shape[1:])
     flow = build(
         path=args.path,
         solver=args.solver,
         objective=args.objective,
-        model=MLPField(math.prod(shape), width=args.width, depth=args.depth),
+        model=MLPField(math.prod(shape), width=args.width, depth=args.depth, num_classes=num_classes),
         shape=shape,
         path_options=options["path"],
         solver_options=options["solver"],
@@ -102,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         resume=True,
         progress=not args.quiet,
+        cond=args.cond,
     )
-    result = train(flow, data, config)
+    result = train(flow, data if labels is None else (data, labels), config)
     if not is_main_process():
         return 0
     device = next(result.flow.parameters()).device
@@ -113,8 +148,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     resumed = f" (resumed from step {result.start_step})" if result.start_step else ""
     loss = f"; last loss {result.losses[-1][1]:.4f}" if result.losses else ""
+    conditional = f" (label-conditional, cond_dropout {args.cond_dropout:g})" if args.cond else ""
     print(
-        f"trained {args.objective} on {args.data} to step {result.step}{resumed} in {result.wall_time:.1f} s "
+        f"trained {args.objective}{conditional} on {args.data} to step {result.step}{resumed} "
+        f"in {result.wall_time:.1f} s "
         f"({result.steps_per_s:.1f} steps/s on {device}){loss}"
     )
     print(f"run folder: {args.out} (manifest.json, checkpoint.safetensors, metrics.jsonl)")

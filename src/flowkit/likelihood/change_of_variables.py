@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from .._checks import shape_checked
+from .._condition import prepare_condition
 from .._types import PerSample, State
 from ..flow import Flow, bind_conditioning, choose_solver
 from ..path.base import ProbabilityPath
@@ -171,6 +172,8 @@ def likelihood(
             "x must be a floating-point tensor of shape (batch, *dims); got "
             + (f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__)
         )
+    if isinstance(flow_or_field, Flow):  # label/context checked and broadcast as in Flow.sample
+        cond = prepare_condition(cond, flow_or_field.condition_spec, x.shape[0], x, check_range=True)
     field, path, solver_ = _resolve(flow_or_field, path, solver, solver_options, cond)
     probe_vectors = None
     if divergence == "hutchinson":
