@@ -28,6 +28,8 @@ PARTS = {
     "likelihood": "D. log-likelihood vs flow_matching",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
+    "posterior": "G. posterior estimation vs sbi's FMPE (Gaussian linear)",
+    "guidance": "H. classifier-free guidance on digits: class accuracy vs w",
 }
 DEFAULT = [p for p in ORDER if p != "gpu"]
 

@@ -457,7 +457,16 @@ def peer_versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
     out: dict[str, str | None] = {}
-    for dist in ("flow-matching", "torchcfm", "torchdiffeq", "POT", "scipy", "scikit-learn", "matplotlib"):
+    for dist in (
+        "flow-matching",
+        "torchcfm",
+        "torchdiffeq",
+        "POT",
+        "scipy",
+        "scikit-learn",
+        "matplotlib",
+        "sbi",
+    ):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -508,7 +517,17 @@ def write_section(section: Section, cfg: Config, env: dict[str, Any]) -> None:
     (cfg.out / f"{section.name}.md").write_text(section.markdown())
 
 
-ORDER = ("train_step", "shape_checks", "sampling", "coupling", "likelihood", "paper", "gpu")
+ORDER = (
+    "train_step",
+    "shape_checks",
+    "sampling",
+    "coupling",
+    "likelihood",
+    "paper",
+    "gpu",
+    "posterior",
+    "guidance",
+)
 
 
 def write_summary(cfg: Config, env: dict[str, Any]) -> Path:
