@@ -69,7 +69,7 @@ def run(cfg: Config) -> Section:
     labels = torch.arange(10).repeat_interleave(per_class)
     x0 = torch.randn(len(labels), 64, generator=torch.Generator().manual_seed(cfg.seed))
     table = Table(
-        f"{per_class} samples per class, RK4 20 steps; classifier accuracy on real test digits {reference:.3f}",
+        f"{per_class} samples per class, RK4 20 steps; classifier on real test digits {reference:.3f}",
         ["w", "class accuracy", "NFE", "sampling time"],
     )
     accuracy: dict[str, float] = {}
