@@ -130,7 +130,7 @@ def test_resume_is_exact_with_labels_and_dropout(tmp_path: Path) -> None:
     for a, b in zip(straight.flow.state_dict().values(), resumed.flow.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     # the checkpoint rebuilds the conditional flow: classes, dropout, same samples
-    flow, ema, _ = flowkit.load_checkpoint(tmp_path / "b")
+    _, ema, _ = flowkit.load_checkpoint(tmp_path / "b")
     assert (ema.num_classes, ema.cond_dropout) == (8, 0.3)
     x0 = torch.randn(5, 2)
     torch.testing.assert_close(
