@@ -38,6 +38,27 @@ SIZES = {
 BATCH = 256
 
 
+class _NoTracker:
+    """sbi's experiment-tracker protocol, doing nothing: no ``sbi-logs/`` folder, no TensorBoard cost."""
+
+    log_dir = None
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        pass
+
+    def add_figure(self, name: str, figure: Any, step: int | None = None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
 def _flowkit(theta: torch.Tensor, x: torch.Tensor, steps: int, seed: int) -> tuple[Any, float, float]:
     import flowkit
     from flowkit.train import TrainConfig, train
@@ -65,7 +86,9 @@ def _sbi(theta: torch.Tensor, x: torch.Tensor, epochs: int, seed: int) -> tuple[
 
     torch.manual_seed(seed)
     prior = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(2), torch.ones(2)), 1)
-    inference = FMPE(prior=prior, vf_estimator=posterior_flow_nn("mlp"), show_progress_bars=False)
+    inference = FMPE(
+        prior=prior, vf_estimator=posterior_flow_nn("mlp"), show_progress_bars=False, tracker=_NoTracker()
+    )
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
