@@ -208,11 +208,12 @@ class TwoMoons(Simulator):
         return math.log(hits / 4.0)
 
     def log_posterior(self, theta: Tensor, x: Tensor) -> Tensor:
-        """``log p(theta | x)`` for one observation ``x`` (``(1, 2)``, or rows that are all equal)."""
-        x1 = x.reshape(-1, 2)[:1]
-        return (
-            self.log_posterior_unnormalized(theta, x1.expand(theta.shape[0], 2)) - self.log_normalizer(x1)
-        ).to(theta.dtype)
+        """``log p(theta | x)`` for matched rows; a Monte Carlo ``log Z`` per distinct ``x``."""
+        x = x.reshape(-1, 2).expand(theta.shape[0], 2) if x.numel() == 2 else x
+        out = self.log_posterior_unnormalized(theta, x)
+        rows, index = torch.unique(x, dim=0, return_inverse=True)
+        log_z = torch.tensor([self.log_normalizer(row.unsqueeze(0)) for row in rows], dtype=out.dtype)
+        return (out - log_z[index]).to(theta.dtype)
 
     def sample_posterior(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
         positive_int("n", n)

@@ -97,8 +97,9 @@ def drop_conditioning(
         >>> import torch
         >>> out = drop_conditioning({"label": torch.zeros(10_000, dtype=torch.long)}, 0.25,
         ...                         torch.Generator().manual_seed(0))
-        >>> round((out["label"] == NULL_LABEL).float().mean().item(), 2)
-        0.25
+        >>> rate = (out["label"] == NULL_LABEL).float().mean().item()
+        >>> abs(rate - 0.25) < 0.02  # four standard errors
+        True
     """
     keys = [k for k in CONDITION_KEYS if isinstance(cond.get(k), Tensor)]
     if p <= 0.0 or not keys:
