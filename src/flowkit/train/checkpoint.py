@@ -71,8 +71,11 @@ def tensors_checksum(tensors: dict[str, Tensor]) -> str:
 
 
 def first_non_finite(tensors: dict[str, Tensor]) -> tuple[str, int, int] | None:
-    """``(name, NaN count, inf count)`` of the first floating-point tensor (by name) that is not finite."""
-    for name in sorted(tensors):
+    """``(name, NaN count, inf count)`` of the first floating-point tensor that is not finite.
+
+    The ``model/`` tensors are looked at first, then the others, each in name order.
+    """
+    for name in sorted(tensors, key=lambda k: (not k.startswith("model/"), k)):
         t = tensors[name]
         if t.is_floating_point() or t.is_complex():
             finite = torch.isfinite(t)
