@@ -241,7 +241,10 @@ def test_seeded_cli_runs_are_bit_identical(tmp_path: Path) -> None:
     assert saved[0][1] == saved[1][1]
     assert not torch.equal(saved[0][0]["model/field.net.0.weight"], saved[2][0]["model/field.net.0.weight"])
     tried(
-        "seeds", "two CLI runs with --seed 0 (global generator disturbed between)", "bit-identical files", 2
+        "seeds",
+        "two CLI runs with --seed 0 (global generator disturbed between)",
+        "bit-identical tensors and metadata",
+        2,
     )
 
 
@@ -427,9 +430,12 @@ def test_damaged_checkpoints_are_refused_everywhere(
     else:
         load_checkpoint(run_copy)  # sampling needs no optimizer state
     fails([*TRAIN, "--out", str(run_copy), "--steps", "9"], capsys, file, says)  # resume
-    tried(
-        "damaged checkpoint", fault, "refused by load, sample, eval, train resume, naming the file", consumers
+    who = (
+        "load, sample, eval and train resume"
+        if loading_fails
+        else "train resume (loading needs no optimizer)"
     )
+    tried("damaged checkpoint", fault, f"refused by {who}, naming the file", consumers)
 
 
 def test_pickle_that_would_run_code_is_never_unpickled(
@@ -803,3 +809,16 @@ def test_boundary_checks_run_no_tensor_operation(flow: flowkit.Flow) -> None:
         _boundary.check_batch(flow, x, "x")
     per_call = (time.perf_counter() - start) / 2000
     assert per_call < 1e-3  # generous: microseconds in practice (docs/reliability.md quotes the figure)
+
+
+def test_the_remembered_dtype_follows_the_field(flow: flowkit.Flow) -> None:
+    x = torch.randn(5, 3)
+    flow.loss(x)  # remembers the field's first parameter
+    flow.double()  # converts in place: the remembered parameter is float64 now
+    with pytest.raises(
+        TypeError, match=r"x1 has dtype torch\.float32 but the field's parameters are torch\.float64"
+    ):
+        flow.loss(x)
+    flow.field.net[0] = torch.nn.Linear(4, 8)  # type: ignore[index]  # replaced by a float32 layer
+    flow.float()
+    assert flow.loss(x).dtype == torch.float32  # found again, not refused by a stale parameter

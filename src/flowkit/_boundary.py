@@ -6,8 +6,9 @@
 a wrong input fails with one line naming the argument, the shape (or dtype)
 expected and the one given, instead of a torch error from deep inside the
 field ("mat1 and mat2 shapes cannot be multiplied"). The checks read only
-``shape``, ``dtype`` and ``ndim``: nothing waits for the device, and they cost
-about a microsecond per call.
+``shape``, ``dtype`` and ``ndim``: no tensor operation runs, so nothing waits
+for the device, and a call costs a few microseconds (the field's dtype is read
+from a parameter remembered per field; see ``docs/reliability.md``).
 
 Examples:
     >>> import torch, flowkit
@@ -18,18 +19,26 @@ Examples:
     ValueError: x1 must have shape (batch, 2) for this flow (event_shape (2,)); got (8, 3)
 """
 
+import weakref
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+_FIRST_PARAMETER: "weakref.WeakKeyDictionary[nn.Module, nn.Parameter | None]" = weakref.WeakKeyDictionary()
+"""Each field's first floating-point parameter: ``module.to(...)`` converts parameters in place,
+so its dtype stays the field's; walking ``parameters()`` on every call would cost ~20 us."""
 
-def field_dtype(field: nn.Module) -> torch.dtype | None:
-    """The dtype of the field's first floating-point parameter (``None`` for a field without one)."""
-    for p in field.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return None
+
+def field_dtype(field: nn.Module, fresh: bool = False) -> torch.dtype | None:
+    """The dtype of the field's first floating-point parameter (``None`` for a field without one).
+
+    ``fresh`` looks again instead of using the remembered parameter.
+    """
+    if fresh or field not in _FIRST_PARAMETER:
+        _FIRST_PARAMETER[field] = next((p for p in field.parameters() if p.is_floating_point()), None)
+    param = _FIRST_PARAMETER[field]
+    return None if param is None else param.dtype
 
 
 def _wanted(event_shape: tuple[int, ...] | None) -> str:
@@ -68,6 +77,8 @@ def check_batch(flow: Any, x: Any, name: str) -> None:
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}")
     dtype = field_dtype(flow.field)
+    if dtype is not None and x.dtype != dtype:
+        dtype = field_dtype(flow.field, fresh=True)  # the field may have been changed since
     if dtype is not None and x.dtype != dtype:
         raise TypeError(
             f"{name} has dtype {x.dtype} but the field's parameters are {dtype}; convert one of them "
