@@ -6,7 +6,7 @@ for methods that integrate them exactly (Euler: constants, RK4 through
 Simpson's rule: cubics). Broken solvers show that each check can fail.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -16,7 +16,7 @@ from flowkit import build
 from flowkit import testing as fkt
 from flowkit.errors import OptionError
 from flowkit.plugin import get_registry
-from flowkit.solver import RK4, Dopri5, Euler, FixedStepSolver, Solver
+from flowkit.solver import RK4, Dopri5, Euler, FixedStepSolver, Grid, GridSolver, Solver, plan_grid
 from flowkit.solver.base import Field
 
 F64 = torch.float64
@@ -28,7 +28,7 @@ def _x0(batch: int = 4, seed: int = 0) -> Tensor:
 
 
 # -- the conformance suite over the registry ----------------------------------------------------
-@pytest.mark.parametrize("name", get_registry().names("solver"))
+@pytest.mark.parametrize("name", get_registry().names("solver", distribution="flowkit"))
 def test_registered_solver_conforms(name: str, device: torch.device) -> None:
     cls = get_registry().get("solver", name).cls
     fkt.check_solver(cls, device=device)
@@ -204,7 +204,7 @@ def test_check_tolerance_catches_a_loose_solver() -> None:
 @pytest.mark.parametrize("steps", [0, -3, 2.5, True, "10"])
 @pytest.mark.parametrize("cls", [Euler, RK4])
 def test_steps_must_be_a_positive_integer(cls: type[FixedStepSolver], steps: object) -> None:
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
+    with pytest.raises((TypeError, ValueError), match="steps must be a positive integer"):
         cls(steps=steps)  # type: ignore[arg-type]
 
 
@@ -245,3 +245,74 @@ def test_bad_options_through_build() -> None:
         build(solver="dopri5", solver_options={"rtol": -1.0}, dim=2)
     with pytest.raises(OptionError, match="Did you mean 'steps'"):
         build(solver="euler", solver_options={"step": 10}, dim=2)
+
+
+# -- the planned grid ---------------------------------------------------------------------------
+def test_plan_grid_uniform_nodes_report_only_the_end() -> None:
+    g = plan_grid([0.0, 1.0], steps=4, snap=0.0)
+    assert g.times == (0.0, 0.25, 0.5, 0.75, 1.0) and g.report == (False, False, False, True)
+    assert g.h == (0.25, 0.25, 0.25, 0.25) and g.n_steps == 4
+    back = plan_grid([1.0, 0.0], steps=4, snap=0.0)
+    assert back.times == (1.0, 0.75, 0.5, 0.25, 0.0) and back.h == (-0.25,) * 4
+
+
+def test_plan_grid_snaps_near_times_and_inserts_the_others() -> None:
+    # 0.52 lies within 0.1 h = 0.025 of the node 0.5, which moves; 0.3 does not and is inserted.
+    g = plan_grid([0.0, 0.3, 0.52, 1.0], steps=4, snap=0.1)
+    assert g.times == (0.0, 0.25, 0.3, 0.52, 0.75, 1.0)
+    assert g.report == (False, True, True, False, True)
+    # Without snapping both are inserted.
+    assert plan_grid([0.0, 0.3, 0.52, 1.0], steps=4, snap=0.0).times == (0.0, 0.25, 0.3, 0.5, 0.52, 0.75, 1.0)
+    # Two times near one node: the first moves it, the second is inserted.
+    assert plan_grid([0.0, 0.49, 0.51, 1.0], steps=2, snap=0.1).times == (0.0, 0.49, 0.51, 1.0)
+    # A time near an end cannot move the end: it is inserted.
+    assert plan_grid([0.0, 0.99, 1.0], steps=2, snap=0.1).times == (0.0, 0.5, 0.99, 1.0)
+    # Backwards, with a round-off neighbour of a node: 0.1 * 3 is on the grid, no extra step.
+    g = plan_grid([1.0, 0.1 * 3, 0.0], steps=10, snap=1e-9)
+    assert g.n_steps == 10 and 0.1 * 3 in g.times and g.report.count(True) == 2
+
+
+@pytest.mark.parametrize(("steps", "snap", "match"), [(0, 0.1, "steps"), (2, 0.6, "snap"), (2, -0.1, "snap")])
+def test_plan_grid_bad_input(steps: int, snap: float, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        plan_grid([0.0, 1.0], steps=steps, snap=snap)
+
+
+def test_grid_solver_march_must_yield_one_state_per_step() -> None:
+    class Short(GridSolver):
+        order = 1
+
+        def march(self, field: Field, x0: Tensor, grid: Grid) -> Iterator[Tensor]:
+            yield x0  # one state whatever the grid
+
+    with pytest.raises(RuntimeError, match="yielded 1 states for a grid of 3 steps"):
+        Short(steps=3).solve(lambda t, x: x, torch.ones(2, 2))
+
+
+def test_grid_solver_hands_the_method_the_whole_grid() -> None:
+    """A two-step method written on GridSolver: its march sees every node and reports the requested ones."""
+    seen: list[tuple[float, ...]] = []
+
+    class Leapfrog(GridSolver):  # x_{n+1} = x_{n-1} + 2h f_n on a uniform grid, Euler start-up
+        order = 2
+
+        def march(self, field: Field, x0: Tensor, grid: Grid) -> Iterator[Tensor]:
+            seen.append(grid.times)
+            ts = grid.batched(grid.nodes_like(x0), x0.shape[0])
+            prev, x = x0, x0.add(field(ts[0], x0), alpha=grid.h[0])
+            yield x
+            for i in range(1, grid.n_steps):
+                prev, x = x, prev.add(field(ts[i], x), alpha=2 * grid.h[i])
+                yield x
+
+    x0 = _x0()
+    sol = Leapfrog(steps=8).solve(fkt.DampedRotation(), x0, t_eval=[0.5, 1.0])
+    assert seen == [tuple(k / 8 for k in range(9))]
+    assert sol.xs is not None and (sol.nfe, sol.n_accepted) == (8, 8)
+    # The leapfrog recursion by hand, on the same nodes.
+    f = fkt.DampedRotation()
+    xs = [x0, x0 + f(torch.zeros(4, dtype=F64), x0) / 8]
+    for i in range(1, 8):
+        xs.append(xs[-2] + 2 / 8 * f(torch.full((4,), i / 8, dtype=F64), xs[-1]))
+    torch.testing.assert_close(sol.xs[0], xs[4], rtol=0, atol=1e-14)
+    torch.testing.assert_close(sol.x, xs[8], rtol=0, atol=1e-14)

@@ -103,9 +103,17 @@ class Registry:
             self._source = None
 
     # -- look-up --------------------------------------------------------------------------------
-    def names(self, kind: Kind) -> list[str]:
-        """Sorted names registered for ``kind``."""
-        return sorted(name for (k, name) in self._entries if k == kind)
+    def names(self, kind: Kind, *, distribution: str | None = None) -> list[str]:
+        """Sorted names registered for ``kind``; only those from ``distribution`` when given.
+
+        ``names("solver", distribution="flowkit")`` lists flowkit's own solvers,
+        whatever else is installed.
+        """
+        return sorted(
+            name
+            for (k, name), e in self._entries.items()
+            if k == kind and (distribution is None or e.source.distribution == distribution)
+        )
 
     def entries(self) -> list[Entry]:
         """Every registration, sorted by kind then name."""
