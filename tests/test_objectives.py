@@ -39,8 +39,8 @@ def data_set(n: int = 6, seed: int = 0) -> Tensor:
 
 
 # -- the conformance suite over the registry ----------------------------------------------------
-@pytest.mark.parametrize("path_name", get_registry().names("path"))
-@pytest.mark.parametrize("name", get_registry().names("objective"))
+@pytest.mark.parametrize("path_name", get_registry().names("path", distribution="flowkit"))
+@pytest.mark.parametrize("name", get_registry().names("objective", distribution="flowkit"))
 def test_registered_objective_conforms(
     name: str, path_name: str, device: torch.device, make_part: MakePart
 ) -> None:
@@ -337,7 +337,7 @@ def brute_force_marginal(path: ProbabilityPath, t: Tensor, x: Tensor, data: Tens
 
 
 @pytest.mark.parametrize("shape", [(2,), (1, 2, 2)])
-@pytest.mark.parametrize("name", get_registry().names("path"))
+@pytest.mark.parametrize("name", get_registry().names("path", distribution="flowkit"))
 def test_marginal_velocity_matches_brute_force_for_any_chunk_size(
     name: str, shape: tuple[int, ...], make_part: MakePart
 ) -> None:
@@ -377,7 +377,7 @@ def test_marginal_velocity_of_one_point_is_the_conditional_field(
 
 
 # -- bad input ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", get_registry().names("objective"))
+@pytest.mark.parametrize("name", get_registry().names("objective", distribution="flowkit"))
 def test_objective_bad_input(name: str, make_part: MakePart) -> None:
     objective, path = make_part("objective", name), OTPath()
     field = MLPField(2, width=8, depth=1)
