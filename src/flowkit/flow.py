@@ -8,6 +8,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from . import _boundary
 from ._condition import ConditionSpec, prepare_condition
 from ._validate import in_interval
 from .field.base import VectorField
@@ -115,6 +116,7 @@ class Flow(nn.Module):
         the label range is not checked here (that would wait for the device every step): the
         training loop checks it once over the data set.
         """
+        _boundary.check_loss(self, x1, x0)
         cond = prepare_condition(cond, self.condition_spec, x1.shape[0], x1, check_range=False)
         return self.objective(self.field, self.path, x1, x0, **cond)
 
@@ -159,6 +161,7 @@ class Flow(nn.Module):
         Returns the full [`Solution`][flowkit.Solution]: final state, the
         trajectory at ``t_eval`` if requested, NFE (network evaluations) and step counts.
         """
+        _boundary.check_batch(self, x, "x")
         if guidance is not None and not any(cond.get(k) is not None for k in ("label", "context")):
             raise ValueError("guidance= needs conditioning: pass label= or context= as well")
         cond = prepare_condition(cond, self.condition_spec, x.shape[0], x, check_range=True)
@@ -219,6 +222,7 @@ class Flow(nn.Module):
             if x0 <= 0:
                 raise ValueError(f"the number of samples must be positive; got {x0}")
             x0 = self.source(x0, generator)
+        _boundary.check_batch(self, x0, "x0")
         return self.solve(
             x0, 0.0, 1.0, solver=solver, solver_options=solver_options, guidance=guidance, **cond
         ).x
@@ -245,6 +249,7 @@ class Flow(nn.Module):
         """
         from .likelihood import likelihood  # the likelihood module imports Flow (and checks cond)
 
+        _boundary.check_batch(self, x, "x")
         result = likelihood(
             self,
             x,

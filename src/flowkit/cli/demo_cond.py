@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ._common import heldout_data, heldout_labels, pick_device
+from ._common import check_output_folder, heldout_data, heldout_labels, pick_device
 
 SCALES = (0.0, 1.0, 3.0)
 """Guidance scales the demo draws."""
@@ -31,6 +31,7 @@ def run_conditional(args: argparse.Namespace) -> int:
     if spec.event_shape != (2,) or spec.num_classes is None:
         raise ValueError(f"demo --cond draws labelled 2-D data (8gaussians, moons); {name!r} is not one")
     out, device = Path(args.out), pick_device(args.device)
+    check_output_folder(out)  # before the work, not after
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

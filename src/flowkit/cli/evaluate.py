@@ -11,6 +11,7 @@ from ._common import (
     heldout_labels,
     load_run,
     pick_device,
+    positive,
     solver_options,
     training_seed,
 )
@@ -43,12 +44,20 @@ def run(args: argparse.Namespace) -> int:
 
     from ..metrics import evaluate
 
+    positive("--n", args.n)
+    positive("--samples", args.samples)
     device = pick_device(args.device)
     _, ema_flow, state = load_run(args.checkpoint, device)
     name = args.data or data_entry(state).get("name")
     if name is None:
         raise ValueError(f"{args.checkpoint} records no data set; pass --data NAME")
     data, bin_width = heldout_data(name, args.n, training_seed(state), device)
+    if ema_flow.event_shape is not None and tuple(data.shape[1:]) != tuple(ema_flow.event_shape):
+        raise ValueError(
+            f"--data {name} has samples of shape {tuple(data.shape[1:])} but the run in {args.checkpoint} "
+            f"was trained on shape {tuple(ema_flow.event_shape)} ({data_entry(state).get('name')}); "
+            "pass --data with a data set of that shape"
+        )
     cond: dict[str, Any] = {}
     if ema_flow.num_classes is not None:  # a label-conditional run: -log p(x | label) on labelled data
         cond["label"] = heldout_labels(name, args.n, training_seed(state), device)

@@ -139,7 +139,7 @@ class ConditionEmbedding(nn.Module):
 
     def __init__(
         self, dim: int, num_classes: int | None = None, context_shape: int | Sequence[int] | None = None
-    ):
+    ) -> None:
         super().__init__()
         self.dim = dim
         self.num_classes = num_classes

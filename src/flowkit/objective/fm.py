@@ -2,11 +2,10 @@
 
 from typing import Any
 
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..field.marginal import marginal_velocity
-from ..path.base import ProbabilityPath, broadcast_time
+from ..path.base import PathSample, ProbabilityPath
 from .cfm import CFM
 
 
@@ -23,6 +22,7 @@ class FM(CFM):
     [`marginal_velocity`][flowkit.field.marginal_velocity]), streamed in chunks.
     Points ``x ~ p_t`` are drawn as ``psi_t(x0 | x1)`` with ``x1`` from the batch.
     Same scaling as [`CFM`][flowkit.objective.CFM]: mean over batch and entries.
+    Only the [`target`][flowkit.objective.FM.target] differs from CFM.
 
     Args:
         data: the data set defining the empirical distribution ``(N, *dims)``.
@@ -63,22 +63,19 @@ class FM(CFM):
         self.max_elements = max_elements
         self.labels = labels
 
-    def compute(
-        self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
+    def target(
+        self, path: ProbabilityPath, sample: PathSample, label: Tensor | None = None, **cond: Any
     ) -> Tensor:
-        if x0 is None:
-            x0 = path.sample_source(x1.shape, device=x1.device, dtype=x1.dtype)
-        x0, x1 = self.couple(x0, x1)
-        t = self.sample_time(x1)
-        xt, _ = path.interpolate(broadcast_time(t, x1), x0, x1)
-        data = x1 if self.data is None else self.data
-        label = cond.get("label")
+        """The exact marginal field ``u_t(x_t)`` of the data set (of the batch when ``data`` is ``None``).
+
+        With ``label`` (and ``labels`` for ``data``), the class-conditional field ``u_t(x_t | y)``
+        (the ``couple`` hook keeps ``x1`` in its order, so ``label`` matches ``sample.x1``).
+        """
+        data = sample.x1 if self.data is None else self.data
         # Without labels for the data points the target is the unconditional field.
         data_labels = None if label is None else label if self.data is None else self.labels
-        target = marginal_velocity(
-            path, t, xt, data, self.max_elements, data_labels, label if data_labels is not None else None
-        )
-        return F.mse_loss(field(t, xt, **cond), target)
+        query = label if data_labels is not None else None
+        return marginal_velocity(path, sample.t, sample.xt, data, self.max_elements, data_labels, query)
 
     def __repr__(self) -> str:
         size = None if self.data is None else tuple(self.data.shape)
