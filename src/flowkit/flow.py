@@ -100,7 +100,7 @@ class Flow(nn.Module):
 
     @property
     def condition_spec(self) -> ConditionSpec:
-        """What conditioning this flow takes (see [`flowkit._condition`][flowkit._condition])."""
+        """What conditioning this flow takes (``flowkit._condition.ConditionSpec``)."""
         return ConditionSpec(self.num_classes, self.context_shape, self._declared, self.cond_dropout)
 
     @property
