@@ -27,6 +27,7 @@ PARTS = {
     "coupling": "C. minibatch OT coupling vs torchcfm",
     "likelihood": "D. log-likelihood vs flow_matching",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
+    "multistep": "G. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
 }
 DEFAULT = [p for p in ORDER if p != "gpu"]
