@@ -361,7 +361,7 @@ class Wasteful(Euler):
 
 
 class IrregularCost(GridSolver):
-    """Euler that also evaluates the field at a throw-away point at steps 1, 2, 4, 8, ...: NFE = n + log2 n."""
+    """Euler plus a throw-away evaluation at steps 1, 2, 4, 8, ...: NFE = n + ceil(log2 n)."""
 
     order = 1
 
