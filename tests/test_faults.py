@@ -417,6 +417,7 @@ def test_damaged_checkpoints_are_refused_everywhere(
     run_copy: Path, capsys: pytest.CaptureFixture[str], fault: str
 ) -> None:
     damage, says, loading_fails = CATALOGUE[fault]
+    manifest = (run_copy / MANIFEST_FILE).read_bytes()
     damage(run_copy)
     file = str(run_copy / CHECKPOINT_FILE)
     consumers = 1
@@ -430,6 +431,7 @@ def test_damaged_checkpoints_are_refused_everywhere(
     else:
         load_checkpoint(run_copy)  # sampling needs no optimizer state
     fails([*TRAIN, "--out", str(run_copy), "--steps", "9"], capsys, file, says)  # resume
+    assert (run_copy / MANIFEST_FILE).read_bytes() == manifest  # the refused resume amended nothing
     who = (
         "load, sample, eval and train resume"
         if loading_fails
