@@ -322,6 +322,20 @@ def test_override_records_the_change_with_its_step(run_copy: Path) -> None:
     )
 
 
+def test_a_folder_without_a_checkpoint_starts_afresh_with_the_new_settings(run_copy: Path) -> None:
+    # Killed before its first checkpoint: nothing was kept, so there is no history to protect.
+    (run_copy / CHECKPOINT_FILE).unlink()
+    assert main([*TRAIN, "--out", str(run_copy), "--lr", "0.002"]) == 0
+    manifest = json.loads((run_copy / MANIFEST_FILE).read_text())
+    assert manifest["config"]["lr"] == 0.002 and "amendments" not in manifest
+    assert load_checkpoint(run_copy)[2].step == 6
+    tried(
+        "changed settings on resume",
+        "--lr changed before any checkpoint was kept",
+        "fresh start, new manifest",
+    )
+
+
 # -- 4. damaged and foreign checkpoints --------------------------------------------------------------
 class RunsCode:
     """A pickle payload: unpickling it would create the file ``marker``."""
