@@ -27,8 +27,9 @@ PARTS = {
     "coupling": "C. minibatch OT coupling vs torchcfm",
     "likelihood": "D. log-likelihood vs flow_matching",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
-    "multistep": "G. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
+    "multistep": "H. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
+    "reliability": "G. what the boundary input checks and checkpoint integrity checks cost (issue 13)",
 }
 DEFAULT = [p for p in ORDER if p != "gpu"]
 

@@ -1,4 +1,4 @@
-"""G. Error per NFE: Adams-Bashforth 2 and 3 (flowkit-schedules, on ``GridSolver``) against one-step methods.
+"""H. Error per NFE: Adams-Bashforth 2 and 3 (flowkit-schedules, on ``GridSolver``) against one-step methods.
 
 One network, briefly trained on the checkerboard (OT-CFM; the model of part B),
 sampled from the same noise with every fixed-step solver at equal budgets of
@@ -50,7 +50,7 @@ def run(cfg: Config) -> Section:
 
     from .sampling import trained_model
 
-    sec = Section("multistep", "G. Error per NFE: Adams-Bashforth vs one-step methods")
+    sec = Section("multistep", "H. Error per NFE: Adams-Bashforth vs one-step methods")
     have = {e.name for e in flowkit.available() if e.kind == "solver"}
     missing = sorted(set(SOLVERS) - have)
     if missing:
