@@ -14,6 +14,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import pluggy
 
@@ -175,6 +176,17 @@ def get_registry() -> Registry:
             _fail(source.plugin, source.distribution, reason, _hook_failures)
     _registry = registry
     return registry
+
+
+def add_commands(subparsers: Any) -> None:
+    """Let each plugin add its ``flowkit`` subcommands (``flowkit_add_commands``); a failing one warns."""
+    for impl in reversed(_get_manager().hook.flowkit_add_commands.get_hookimpls()):
+        try:
+            impl.function(subparsers)
+        except Exception as exc:
+            source = _sources.get(impl.plugin_name, Source(plugin=impl.plugin_name))
+            reason = f"flowkit_add_commands raised {type(exc).__name__}: {exc}"
+            warnings.warn(f"flowkit plugin {source.plugin!r} added no commands: {reason}", stacklevel=2)
 
 
 def available() -> list[Entry]:

@@ -6,5 +6,6 @@ from .dopri5 import Dopri5 as Dopri5
 from .euler import Euler as Euler
 from .fixed import FixedStepSolver as FixedStepSolver
 from .rk4 import RK4 as RK4
+from .two_time import TwoTimeSolver as TwoTimeSolver
 
-__all__ = ["RK4", "Dopri5", "Euler", "FixedStepSolver", "Solution", "Solver"]
+__all__ = ["RK4", "Dopri5", "Euler", "FixedStepSolver", "Solution", "Solver", "TwoTimeSolver"]

@@ -21,6 +21,7 @@ from ..objective.base import Objective
 from ..path.base import ProbabilityPath
 from ..path.ot import OTPath
 from ._common import Device, assert_finite, describe, generator, randn, seeded
+from .two_time import check_two_time_objective, is_two_time
 
 ObjectiveSpec = Objective | type[Objective]
 """An objective instance, or a class built with its defaults."""
@@ -222,6 +223,9 @@ def check_objective(
         >>> check_objective(CFM)  # silent when the objective conforms
     """
     kw: dict[str, Any] = {"dim": dim, "device": device, "seed": seed}
+    if is_two_time(objective):  # objectives of fields u(x, r, t): their own checks
+        check_two_time_objective(objective, path, **kw)
+        return
     with seeded(seed):  # the objective's own draws (t, x0) become reproducible
         check_loss_is_scalar(objective, path, **kw)
         check_loss_differentiable(objective, path, **kw)

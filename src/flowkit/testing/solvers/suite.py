@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from ...solver.base import Solver
 from .._common import Device
+from ..two_time import check_two_time_solver, is_two_time
 from ._spec import SolverSpec, knob_of, solver_class
 from .closed_form import check_closed_form
 from .nfe import check_nfe
@@ -48,6 +49,9 @@ def check_solver(
     cls = solver_class(solver)
     if not (isinstance(cls, type) and issubclass(cls, Solver)):
         raise AssertionError(f"{solver!r} is not a flowkit.Solver subclass or instance")
+    if is_two_time(cls):  # samplers of fields u(x, r, t): their own checks
+        check_two_time_solver(solver, device=device, seed=seed)
+        return
     check_closed_form(solver, make=make, device=device, seed=seed)
     check_dtypes_and_shapes(solver, make=make, device=device, seed=seed)
     check_nfe(solver, make=make, device=device, seed=seed)
