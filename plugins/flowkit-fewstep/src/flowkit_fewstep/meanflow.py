@@ -62,9 +62,11 @@ class MeanFlow(Objective):
     with ``x_r = psi_r(x0 | x1)`` and ``v_r`` the path's conditional velocity
     (``x1 - x0`` on the ``ot`` path), the squared error averaged over
     entries as in [`CFM`][flowkit.objective.CFM], and the paper's adaptive
-    weight ``w = sg(1 / (err + eps)^power)``. Times: two uniform draws sorted
-    into ``r <= t``; a fraction ``1 - ratio`` of the samples get ``t = r``,
-    where the target is the instantaneous velocity and the loss is CFM's.
+    weight ``w = sg(1 / (err + eps)^power)``. Times (see
+    [`sample_times`][flowkit_fewstep.MeanFlow.sample_times]): a fraction
+    ``1 - ratio`` of the samples get ``r = t ~ U[0, 1]``, where the target is
+    the instantaneous velocity and the loss is CFM's; the others two sorted
+    uniform draws ``r < t``.
 
     The field must be a [`TwoTimeField`][flowkit.field.TwoTimeField]
     (``TypeError`` otherwise). Sample with the ``meanflow`` (one step) or
@@ -96,11 +98,16 @@ class MeanFlow(Objective):
         self.eps = positive_float("eps", eps)
 
     def sample_times(self, x1: Tensor) -> tuple[Tensor, Tensor]:
-        """``(r, t)`` with ``r <= t``, one pair per sample; ``t = r`` for a fraction ``1 - ratio``."""
-        a = torch.rand(2, x1.shape[0], device=x1.device, dtype=x1.dtype)
-        r, t = a.min(0).values, a.max(0).values
+        """``(r, t)``, one pair per sample: ``r = t ~ U[0, 1]`` for a fraction ``1 - ratio``, else sorted uniforms.
+
+        Two uniform draws ``a, b``: a pair with ``r != t`` is ``(min, max)``; a
+        pair with ``r = t`` takes ``a`` alone, so the instantaneous (CFM) part
+        sees uniform times, as CFM does (sorting first, as the paper's uniform
+        variant does, would crowd it toward ``t = 0``).
+        """
+        a, b = torch.rand(2, x1.shape[0], device=x1.device, dtype=x1.dtype).unbind(0)
         same = torch.rand(x1.shape[0], device=x1.device) >= self.ratio
-        return r, torch.where(same, r, t)
+        return torch.where(same, a, torch.minimum(a, b)), torch.where(same, a, torch.maximum(a, b))
 
     def compute(
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
