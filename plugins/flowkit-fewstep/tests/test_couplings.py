@@ -50,7 +50,7 @@ def test_resume_is_exact(flow: flowkit.Flow, tmp_path: Path) -> None:
 
 def test_other_arguments_are_refused(flow: flowkit.Flow, tmp_path: Path) -> None:
     generate_couplings(flow, 10, tmp_path, chunk_size=5, seed=1)
-    with pytest.raises(ValueError, match="other arguments .*seed: 1 there, 2 now"):
+    with pytest.raises(ValueError, match=r"other arguments .*seed: 1 there, 2 now"):
         generate_couplings(flow, 10, tmp_path, chunk_size=5, seed=2)
 
 

@@ -28,7 +28,7 @@ class LinearAverage(TwoTimeField):
 
 
 def test_identity_by_finite_differences_on_a_closed_form() -> None:
-    """u(x_r, r, t) = v_r(x_r) + (t - r) d/dr u(x_r, r, t), d/dr along the trajectory (central differences)."""
+    """u = v_r(x_r) + (t - r) d/dr u(x_r, r, t), d/dr along the trajectory (by central differences)."""
     g = torch.Generator().manual_seed(0)
     x, r = torch.randn(16, 2, generator=g, dtype=F64), 0.5 * torch.rand(16, generator=g, dtype=F64)
     t = r + 0.2 + 0.3 * torch.rand(16, generator=g, dtype=F64)

@@ -98,7 +98,7 @@ class MeanFlow(Objective):
         self.eps = positive_float("eps", eps)
 
     def sample_times(self, x1: Tensor) -> tuple[Tensor, Tensor]:
-        """``(r, t)``, one pair per sample: ``r = t ~ U[0, 1]`` for a fraction ``1 - ratio``, else sorted uniforms.
+        """``(r, t)`` per sample: ``r = t ~ U[0, 1]`` for a fraction ``1 - ratio``, else sorted uniforms.
 
         Two uniform draws ``a, b``: a pair with ``r != t`` is ``(min, max)``; a
         pair with ``r = t`` takes ``a`` alone, so the instantaneous (CFM) part
