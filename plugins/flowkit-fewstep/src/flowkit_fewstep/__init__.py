@@ -21,6 +21,7 @@ from .nfe import solver_for_nfe as solver_for_nfe
 from .reflow import ReflowRound as ReflowRound
 from .reflow import distill as distill
 from .reflow import fit_pairs as fit_pairs
+from .reflow import rectified_copy as rectified_copy
 from .reflow import reflow as reflow
 from .samplers import MeanFlowSampler as MeanFlowSampler
 from .samplers import TwoStepMeanFlow as TwoStepMeanFlow
@@ -41,6 +42,7 @@ __all__ = [
     "generate_couplings",
     "load_couplings",
     "meanflow_target",
+    "rectified_copy",
     "reflow",
     "solver_for_nfe",
     "straightness",

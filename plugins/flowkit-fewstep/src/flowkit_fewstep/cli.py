@@ -1,7 +1,6 @@
 """``flowkit reflow`` and ``flowkit distill``: subcommands added through ``flowkit_add_commands``."""
 
 import argparse
-import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from flowkit.cli._common import add_solver_arguments, data_entry, load_run, pick
 from flowkit.train import save_checkpoint
 
 from .couplings import Couplings, generate_couplings, load_couplings
-from .reflow import distill, fit_pairs
+from .reflow import distill, fit_pairs, rectified_copy
 from .straightness import straightness
 
 
@@ -76,7 +75,7 @@ def run_reflow(args: argparse.Namespace) -> int:
     pairs, coupling_s = _couplings(args, flow, out / "couplings")
     noise = flow.source(1000, torch.Generator(device=device).manual_seed(args.seed + 1))
     before = straightness(flow, noise)
-    student = copy.deepcopy(flow).train()
+    student = rectified_copy(flow).train()
     start = time.perf_counter()
     losses = fit_pairs(
         student, pairs, args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed

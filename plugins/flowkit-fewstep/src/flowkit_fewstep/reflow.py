@@ -9,6 +9,7 @@ import torch
 
 from flowkit import Flow
 from flowkit._validate import nonnegative_int, positive_float, positive_int
+from flowkit.objective import CFM
 from flowkit.path import OTPath
 from flowkit.solver import Euler
 
@@ -62,6 +63,17 @@ def fit_pairs(
     return [float(v) for v in torch.stack(losses).cpu()]
 
 
+def rectified_copy(flow: Flow) -> Flow:
+    """A copy of ``flow`` (weights included) whose objective is plain [`CFM`][flowkit.objective.CFM].
+
+    Reflow must regress on the given pairs as they are: an objective that
+    re-pairs each batch (minibatch OT's ``couple``) would undo the coupling.
+    """
+    student = copy.deepcopy(flow)
+    student.objective = CFM()
+    return student
+
+
 @dataclass
 class ReflowRound:
     """One round of reflow: the flow it produced and what it cost."""
@@ -89,8 +101,9 @@ def reflow(
     r"""``rounds`` rounds of reflow: ``k``-rectified flow from a trained (1-rectified) ``flow``.
 
     Each round draws ``n`` couplings ``(x0, x1 = f(x0))`` from the current flow
-    ``f``, copies ``f`` (a warm start) and retrains the copy with its own
-    objective (``cfm``) on the pairs for ``steps`` steps. The rectified flow
+    ``f``, copies ``f`` (a warm start) and retrains the copy with plain
+    ``cfm`` on the pairs for ``steps`` steps
+    (see [`rectified_copy`][flowkit_fewstep.rectified_copy]). The rectified flow
     of a coupling transports the same marginals along paths that do not
     cross, so its trajectories are straighter and few Euler steps suffice.
 
@@ -106,7 +119,7 @@ def reflow(
             current, n, chunk_size=chunk_size, seed=seed + k, solver=solver, solver_options=solver_options
         )
         mid = time.perf_counter()
-        student = copy.deepcopy(current)
+        student = rectified_copy(current)
         losses = fit_pairs(student, pairs, steps, batch_size=batch_size, lr=lr, seed=seed + k)
         out.append(ReflowRound(student, pairs, mid - start, time.perf_counter() - mid, losses))
         current = student
