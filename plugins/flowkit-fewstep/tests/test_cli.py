@@ -38,6 +38,7 @@ def test_reflow_and_distill_write_runs_that_sample(
     out = capsys.readouterr().out
     assert "couplings: 64" in out and "straightness gap" in out
     flow, _, state = load_checkpoint(tmp_path / "rf")
+    assert isinstance(flow.objective, flowkit.objective.CFM)  # reflow retrains with plain CFM
     assert state.step == 5 and len(list((tmp_path / "rf" / "couplings").glob("chunk-*.pt"))) == 2
     assert main(["distill", "--from", str(tmp_path / "rf"), "--out", str(tmp_path / "st"), *small]) == 0
     assert "one-step student" in capsys.readouterr().out
