@@ -126,6 +126,7 @@ def test_plugins_add_subcommands_and_a_failing_hook_only_warns(capsys: pytest.Ca
     from flowkit.plugin import hookimpl, register, unregister
 
     good = types.ModuleType("fk_test_cmds")
+    good.FLOWKIT_PLUGIN_API = 1  # type: ignore[attr-defined]
 
     @hookimpl
     def flowkit_add_commands(subparsers: Any) -> None:
@@ -138,6 +139,7 @@ def test_plugins_add_subcommands_and_a_failing_hook_only_warns(capsys: pytest.Ca
 
     good.flowkit_add_commands = flowkit_add_commands  # type: ignore[attr-defined]
     bad = types.ModuleType("fk_test_bad_cmds")
+    bad.FLOWKIT_PLUGIN_API = 1  # type: ignore[attr-defined]
 
     @hookimpl
     def broken(subparsers: Any) -> None:
