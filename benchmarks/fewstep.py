@@ -80,9 +80,12 @@ def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]
     width, depth = cfg["width"], cfg["depth"]
     times: dict[str, float] = {}
 
+    # --8<-- [start:base]
     base = flowkit.build(objective="ot-cfm", model=flowkit.MLPField(2, width, depth), dim=2)
     times["base training"] = fit(base, data, cfg["steps"], 2e-3, seed)
+    # --8<-- [end:base]
 
+    # --8<-- [start:reflow]
     start = time.perf_counter()
     pairs = generate_couplings(
         base, cfg["pairs"], chunk_size=2000, seed=seed + 10, solver="dopri5", solver_options=ADAPTIVE
@@ -92,7 +95,9 @@ def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]
     start = time.perf_counter()
     fit_pairs(rect, pairs, cfg["steps"], lr=1e-3, seed=seed)
     times["reflow retraining"] = time.perf_counter() - start
+    # --8<-- [end:reflow]
 
+    # --8<-- [start:distill]
     start = time.perf_counter()
     pairs2 = generate_couplings(
         rect, cfg["pairs"], chunk_size=2000, seed=seed + 11, solver="dopri5", solver_options=ADAPTIVE
@@ -101,13 +106,17 @@ def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]
     start = time.perf_counter()
     student = distill(rect, pairs2, cfg["distill_steps"], lr=1e-3, seed=seed)
     times["distill training"] = time.perf_counter() - start
+    # --8<-- [end:distill]
 
+    # --8<-- [start:meanflow]
     mean = flowkit.build(objective=MeanFlow(), solver="meanflow", model=MeanFlowMLP(2, width, depth), dim=2)
     times["meanflow training"] = fit(mean, data, cfg["meanflow_steps"], 2e-3, seed)
+    # --8<-- [end:meanflow]
 
     rows: list[dict[str, Any]] = []
     samples: dict[str, Tensor] = {}
     with torch.no_grad():
+        # --8<-- [start:sweep]
         for label, flow, solver in (
             ("OT-CFM", base, "euler"),
             ("2-rectified", rect, "euler"),
@@ -126,6 +135,7 @@ def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]
                 rows.append({"model": label, "sampler": "dopri5", "nfe": flow.nfe, **score(x, ref)})
                 if label == "OT-CFM":
                     samples["OT-CFM, dopri5"] = x
+        # --8<-- [end:sweep]
         s_base, s_rect = straightness(base, x0[:1000]), straightness(rect, x0[:1000])
     return {
         "dataset": name,
@@ -179,8 +189,8 @@ def markdown(results: list[dict[str, Any]], cfg: dict[str, Any]) -> str:
             + "; ".join(f"{k}: E {e:.3f}, D {d:.3f}, D/E {d / e:.3f}" for k, (e, d) in st.items()),
             "",
         ]
-    lines += ["![quality vs NFE](fewstep_quality_vs_nfe.png)", "", "![samples](fewstep_samples.png)", ""]
-    return "\n".join(lines)
+    lines.append("Figures: `fewstep_quality_vs_nfe.png`, `fewstep_samples.png` (shown in the tutorial).")
+    return "\n".join(lines) + "\n"
 
 
 def plots(results: list[dict[str, Any]], out: Path) -> None:
