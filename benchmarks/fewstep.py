@@ -61,7 +61,13 @@ def score(x: Tensor, ref: Tensor) -> dict[str, float]:
     return {"energy": float(energy_distance(x, ref)), "w2": w2(x, ref)}
 
 
-def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+BASES = {"ot-cfm": "OT-CFM", "cfm": "CFM"}
+"""The base objective (``--base``): minibatch-OT CFM, or CFM, independent coupling (1-rectified flow)."""
+
+
+def run_dataset(
+    name: str, cfg: dict[str, Any], seed: int = 0, base_objective: str = "ot-cfm", meanflow: bool = True
+) -> dict[str, Any]:
     from flowkit_fewstep import (
         MeanFlow,
         MeanFlowMLP,
@@ -81,7 +87,7 @@ def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]
     times: dict[str, float] = {}
 
     # --8<-- [start:base]
-    base = flowkit.build(objective="ot-cfm", model=flowkit.MLPField(2, width, depth), dim=2)
+    base = flowkit.build(objective=base_objective, model=flowkit.MLPField(2, width, depth), dim=2)
     times["base training"] = fit(base, data, cfg["steps"], 2e-3, seed)
     # --8<-- [end:base]
 
@@ -108,21 +114,25 @@ def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]
     times["distill training"] = time.perf_counter() - start
     # --8<-- [end:distill]
 
-    # --8<-- [start:meanflow]
-    mean = flowkit.build(objective=MeanFlow(), solver="meanflow", model=MeanFlowMLP(2, width, depth), dim=2)
-    times["meanflow training"] = fit(mean, data, cfg["meanflow_steps"], 2e-3, seed)
-    # --8<-- [end:meanflow]
+    models = [
+        (BASES[base_objective], base, "euler"),
+        ("2-rectified", rect, "euler"),
+        ("distilled", student, "euler"),
+    ]
+    if meanflow:
+        # --8<-- [start:meanflow]
+        mean = flowkit.build(
+            objective=MeanFlow(), solver="meanflow", model=MeanFlowMLP(2, width, depth), dim=2
+        )
+        times["meanflow training"] = fit(mean, data, cfg["meanflow_steps"], 2e-3, seed)
+        # --8<-- [end:meanflow]
+        models.append(("MeanFlow", mean, "meanflow"))
 
     rows: list[dict[str, Any]] = []
     samples: dict[str, Tensor] = {}
     with torch.no_grad():
         # --8<-- [start:sweep]
-        for label, flow, solver in (
-            ("OT-CFM", base, "euler"),
-            ("2-rectified", rect, "euler"),
-            ("distilled", student, "euler"),
-            ("MeanFlow", mean, "meanflow"),
-        ):
+        for label, flow, solver in models:
             for nfe in NFES:
                 if label == "distilled" and nfe > 1:
                     continue  # a one-step student: only its one step is meaningful
@@ -133,8 +143,8 @@ def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]
             if label != "distilled":
                 x = flow.sample(x0, solver="dopri5", solver_options=ADAPTIVE)
                 rows.append({"model": label, "sampler": "dopri5", "nfe": flow.nfe, **score(x, ref)})
-                if label == "OT-CFM":
-                    samples["OT-CFM, dopri5"] = x
+                if flow is base:
+                    samples[f"{label}, dopri5"] = x
         # --8<-- [end:sweep]
         s_base, s_rect = straightness(base, x0[:1000]), straightness(rect, x0[:1000])
     return {
@@ -143,7 +153,7 @@ def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]
         "floor": score(floor, ref),
         "seconds": times,
         "straightness": {
-            "OT-CFM": [s_base.path_energy, s_base.endpoint_distance],
+            BASES[base_objective]: [s_base.path_energy, s_base.endpoint_distance],
             "2-rectified": [s_rect.path_energy, s_rect.endpoint_distance],
         },
         "samples": {k: v[:1000].tolist() for k, v in samples.items()},
@@ -151,15 +161,22 @@ def run_dataset(name: str, cfg: dict[str, Any], seed: int = 0) -> dict[str, Any]
     }
 
 
-def markdown(results: list[dict[str, Any]], cfg: dict[str, Any]) -> str:
+def markdown(results: list[dict[str, Any]], cfg: dict[str, Any], base: str = "ot-cfm") -> str:
+    title = (
+        "OT-CFM, 2-rectified flow, distillation, MeanFlow"
+        if base == "ot-cfm"
+        else ("CFM with the independent coupling (1-rectified flow), 2-rectified flow, distillation")
+    )
     lines = [
-        "## Few-step sampling: OT-CFM, 2-rectified flow, distillation, MeanFlow (issue 14)",
+        f"## Few-step sampling: {title} (issue 14)",
         "",
         f"MLP {cfg['depth']}x{cfg['width']} for every model; {cfg['steps']} training steps (base, reflow), "
         f"{cfg['distill_steps']} (student), {cfg['meanflow_steps']} (MeanFlow), batch 256; "
         f"{cfg['pairs']} couplings by dopri5 (rtol = atol = 1e-5); {cfg['eval']} samples against "
         f"{cfg['eval']} held-out points. Energy: squared energy distance (V-statistic); W2 by exact OT. "
-        "CPU only (no GPU in this run). Command: `python -m benchmarks.fewstep`.",
+        "CPU only (no GPU in this run). Command: `python -m benchmarks.fewstep"
+        + ("" if base == "ot-cfm" else f" --base {base}")
+        + "`.",
         "",
     ]
     for res in results:
@@ -189,11 +206,11 @@ def markdown(results: list[dict[str, Any]], cfg: dict[str, Any]) -> str:
             + "; ".join(f"{k}: E {e:.3f}, D {d:.3f}, D/E {d / e:.3f}" for k, (e, d) in st.items()),
             "",
         ]
-    lines.append("Figures: `fewstep_quality_vs_nfe.png`, `fewstep_samples.png` (shown in the tutorial).")
+    lines.append("Figures: `fewstep*_quality_vs_nfe.png`, `fewstep*_samples.png` (shown in the tutorial).")
     return "\n".join(lines) + "\n"
 
 
-def plots(results: list[dict[str, Any]], out: Path) -> None:
+def plots(results: list[dict[str, Any]], out: Path, stem: str = "fewstep") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,7 +218,13 @@ def plots(results: list[dict[str, Any]], out: Path) -> None:
 
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 3.8), squeeze=False)
     for ax, res in zip(axes[0], results):
-        for model, marker in (("OT-CFM", "o"), ("2-rectified", "s"), ("distilled", "*"), ("MeanFlow", "^")):
+        for model, marker in (
+            ("OT-CFM", "o"),
+            ("CFM", "o"),
+            ("2-rectified", "s"),
+            ("distilled", "*"),
+            ("MeanFlow", "^"),
+        ):
             fixed = [r for r in res["rows"] if r["model"] == model and r["sampler"] != "dopri5"]
             line = ax.plot(
                 [r["nfe"] for r in fixed], [r["energy"] for r in fixed], marker=marker, label=model
@@ -226,7 +249,7 @@ def plots(results: list[dict[str, Any]], out: Path) -> None:
         )
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "fewstep_quality_vs_nfe.png", dpi=110)
+    fig.savefig(out / f"{stem}_quality_vs_nfe.png", dpi=110)
     plt.close(fig)
 
     names = list(results[0]["samples"])
@@ -243,7 +266,7 @@ def plots(results: list[dict[str, Any]], out: Path) -> None:
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(out / "fewstep_samples.png", dpi=100)
+    fig.savefig(out / f"{stem}_samples.png", dpi=100)
     plt.close(fig)
 
 
@@ -251,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fewstep", description=__doc__)
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: checks the code path only")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--base", choices=sorted(BASES), default="ot-cfm", help="the base model's objective")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     cfg = {
@@ -278,16 +302,17 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for name in DATASETS:
-        res = run_dataset(name, cfg)
+        res = run_dataset(name, cfg, base_objective=args.base, meanflow=args.base == "ot-cfm")
         results.append(res)
         print(f"{name}: " + ", ".join(f"{r['model']} {r['sampler']} {r['energy']:.4f}" for r in res["rows"]))
-    text = markdown(results, cfg)
-    (out / "fewstep.md").write_text(text)
+    stem = "fewstep" if args.base == "ot-cfm" else f"fewstep_{args.base}"
+    text = markdown(results, cfg, args.base)
+    (out / f"{stem}.md").write_text(text)
     slim = [{k: v for k, v in r.items() if k not in ("samples", "ref")} for r in results]
-    (out / "fewstep.json").write_text(
-        json.dumps({"section": "fewstep", "config": cfg, "results": slim}, indent=1)
+    (out / f"{stem}.json").write_text(
+        json.dumps({"section": stem, "base": args.base, "config": cfg, "results": slim}, indent=1)
     )
-    plots(results, out)
+    plots(results, out, stem)
     print(text)
     return 0
 
