@@ -18,7 +18,7 @@ class TwoTimeAdapter(TwoTimeField):
     ``t - r`` as a one-feature context ``(batch, 1)``. Any field built for a
     context of shape ``(1,)`` works: the MLP and the U-Net with
     ``context_dim=1``, or a plugin's field that follows the conditioning
-    conventions of [`flowkit.field.conditioning`][flowkit.field.conditioning].
+    conventions of ``flowkit.field.conditioning``.
     Other conditioning keywords (``label=``) pass through; ``context=`` is
     taken by the interval and refused.
 

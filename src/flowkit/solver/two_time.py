@@ -29,7 +29,7 @@ class TwoTimeSolver(FixedStepSolver):
 
     The grid is planned as for any [`FixedStepSolver`][flowkit.solver.FixedStepSolver]
     (``steps`` uniform steps, requested output times inserted as nodes, either
-    direction), but [`step`][flowkit.solver.TwoTimeSolver.step] receives the
+    direction), but ``step`` receives the
     average velocity ``u(r, t, x)`` instead of ``v_t(x)``. Each call counts as
     one field evaluation. A field without two times raises ``TypeError`` before
     any step.
