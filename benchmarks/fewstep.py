@@ -171,7 +171,9 @@ def markdown(results: list[dict[str, Any]], cfg: dict[str, Any], base: str = "ot
         f"## Few-step sampling: {title} (issue 14)",
         "",
         f"MLP {cfg['depth']}x{cfg['width']} for every model; {cfg['steps']} training steps (base, reflow), "
-        f"{cfg['distill_steps']} (student), {cfg['meanflow_steps']} (MeanFlow), batch 256; "
+        f"{cfg['distill_steps']} (student)"
+        + (f", {cfg['meanflow_steps']} (MeanFlow)" if base == "ot-cfm" else "")
+        + "; batch 256; "
         f"{cfg['pairs']} couplings by dopri5 (rtol = atol = 1e-5); {cfg['eval']} samples against "
         f"{cfg['eval']} held-out points. Energy: squared energy distance (V-statistic); W2 by exact OT. "
         "CPU only (no GPU in this run). Command: `python -m benchmarks.fewstep"
