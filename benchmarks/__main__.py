@@ -28,6 +28,7 @@ PARTS = {
     "likelihood": "D. log-likelihood vs flow_matching",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
+    "reliability": "G. what the boundary input checks and checkpoint integrity checks cost (issue 13)",
 }
 DEFAULT = [p for p in ORDER if p != "gpu"]
 
