@@ -53,7 +53,7 @@ docs: $(BIN)/.installed
 $(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
 	$(BIN)/pip install -q "flow-matching>=1.0.10" "pot>=0.9" "scipy>=1.10" "scikit-learn>=1.3" "matplotlib>=3.7"
 	$(BIN)/pip install -q --no-deps "torchcfm>=1.0.7"
-	# sbi (benchmark G) with torch pinned beside it, so that it can never replace the installed torch
+	# sbi (benchmark I) with torch pinned beside it, so that it can never replace the installed torch
 	$(BIN)/pip install -q "sbi>=0.27" "$(TORCH)"
 	touch $@
 

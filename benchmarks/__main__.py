@@ -27,9 +27,11 @@ PARTS = {
     "coupling": "C. minibatch OT coupling vs torchcfm",
     "likelihood": "D. log-likelihood vs flow_matching",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
+    "multistep": "H. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
-    "posterior": "G. posterior estimation vs sbi's FMPE (Gaussian linear)",
-    "guidance": "H. classifier-free guidance on digits: class accuracy vs w",
+    "reliability": "G. what the boundary input checks and checkpoint integrity checks cost (issue 13)",
+    "posterior": "I. posterior estimation vs sbi's FMPE (Gaussian linear)",
+    "guidance": "J. classifier-free guidance on digits: class accuracy vs w",
 }
 DEFAULT = [p for p in ORDER if p != "gpu"]
 

@@ -525,6 +525,8 @@ ORDER = (
     "likelihood",
     "paper",
     "gpu",
+    "reliability",
+    "multistep",
     "posterior",
     "guidance",
 )

@@ -1,4 +1,4 @@
-"""H. Classifier-free guidance on the 8x8 digits: class accuracy of guided samples against ``w``.
+"""J. Classifier-free guidance on the 8x8 digits: class accuracy of guided samples against ``w``.
 
 A label-conditional OT-CFM flow (``MLPField`` 4 x 256, ``num_classes=10``) is trained on
 the digits' training split with ``cond_dropout = 0.1``. A small classifier (scikit-learn's
@@ -24,7 +24,7 @@ SCALES = (0.0, 1.0, 1.5, 2.0, 3.0)
 
 
 def run(cfg: Config) -> Section:
-    section = Section("guidance", "H. Classifier-free guidance on digits: class accuracy vs w")
+    section = Section("guidance", "J. Classifier-free guidance on digits: class accuracy vs w")
     if not have("sklearn"):
         section.skipped = "scikit-learn is not installed (the digits and the classifier need it)"
         return section

@@ -27,6 +27,8 @@ PARTS = [
     "likelihood",
     "paper",
     "gpu",
+    "reliability",
+    "multistep",
     "posterior",
     "guidance",
 ]

@@ -1,6 +1,7 @@
 """``Flow``: a vector field together with the path, solver and objective that train and run it."""
 
 import dataclasses
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -21,7 +22,8 @@ from .solver.base import Field, Solution, Solver
 
 def bind_conditioning(field: Callable[..., Tensor], cond: dict[str, Any]) -> Field:
     """``field`` as a solver calls it, ``(t, x) -> v``, with the conditioning keywords ``cond`` bound."""
-    return field if not cond else (lambda t, x: field(t, x, **cond))
+    # A partial, not a lambda, so a two-time sampler can still find the field's average velocity.
+    return field if not cond else functools.partial(field, **cond)
 
 
 def choose_solver(default: Solver, solver: str | Solver | None, options: dict[str, Any] | None) -> Solver:
