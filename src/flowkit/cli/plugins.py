@@ -14,7 +14,7 @@ def add_parser(sub: Any) -> None:
             "module that registered it, then any plugin that was found but not loaded, with the reason."
         ),
     )
-    p.add_argument("--kind", choices=("path", "solver", "objective"), help="list only this kind")
+    p.add_argument("--kind", choices=("path", "solver", "objective", "model"), help="list only this kind")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
 
