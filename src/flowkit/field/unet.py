@@ -23,10 +23,12 @@ Default sizes (chosen from ``H``; measured parameter counts, unconditional):
 
 | image | channels | channel_mult | attention at | parameters |
 |---|---|---|---|---|
-| 1x8x8 | 32 | (1, 2) | 4 | 0.93 M |
-| 1x28x28 | 32 | (1, 2, 2) | 14, 7 | 2.21 M |
-| 3x32x32 | 64 | (1, 2, 2, 2) | 16 | 9.01 M |
-| 3x64x64 | 64 | (1, 2, 3, 4) | 16, 8 | 25.4 M |
+| 1x8x8 | 32 | (1, 2) | 4 | 1.00 M |
+| 1x28x28 | 48 | (1, 2, 2) | 7 | 3.64 M |
+| 3x32x32 | 64 | (1, 2, 2, 2) | 16 | 8.95 M |
+| 3x64x64 | 64 | (1, 2, 3, 4) | 16, 8 | 22.08 M |
+
+(``tests/test_unet.py`` measures these counts, so the table cannot drift.)
 """
 
 from collections.abc import Sequence
@@ -54,7 +56,7 @@ def default_sizes(height: int) -> dict[str, Any]:
 
     Examples:
         >>> default_sizes(28)
-        {'channels': 32, 'channel_mult': (1, 2, 2), 'attention_resolutions': (14, 7)}
+        {'channels': 48, 'channel_mult': (1, 2, 2), 'attention_resolutions': (7,)}
     """
     _, channels, mult, attention_levels = next(r for r in _SIZE_DEFAULTS if height <= r[0])
     resolutions = tuple(height // 2**i for i in attention_levels if i < len(mult))
