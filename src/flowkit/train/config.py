@@ -52,6 +52,9 @@ class TrainConfig:
         resume: continue the run in ``out`` from its checkpoint (a fresh run if it
             has none); without it, a folder that already holds a run is refused.
         progress: show a progress bar (on rank 0).
+        hflip: flip each image of a batch left-right with probability 1/2 (data
+            ``(N, C, H, W)``); the draws come from the batch generator, so a resumed run
+            flips as the uninterrupted one would. Off by default (wrong for digits).
     """
 
     steps: int = 1000
@@ -75,6 +78,7 @@ class TrainConfig:
     out: str | None = None
     resume: bool = False
     progress: bool = True
+    hflip: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
@@ -99,6 +103,8 @@ class TrainConfig:
             raise ValueError(
                 f"dequantize must be True, False or a positive bin width; got {self.dequantize!r}"
             )
+        if not isinstance(self.hflip, bool):
+            raise TypeError(f"hflip must be True or False; got {self.hflip!r}")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
         if self.out is not None:
             self.out = str(self.out)

@@ -105,6 +105,7 @@ class _Run:
         self.source: BatchSource = make_batches(
             data, config.batch_size, generator, self.device, bin_width, info.rank, info.world_size
         )
+        self.source.hflip = config.hflip
         if saved is None:
             if config.seed is not None:
                 torch.manual_seed(config.seed + info.rank)
