@@ -107,7 +107,8 @@ class UNetField(VectorField):
         channel_mult: channel multiplier per level; its length is the number of levels.
         num_res_blocks: residual blocks per level on the down path (one more on the up path).
         attention_resolutions: feature-map heights at which self-attention follows each
-            residual block (each must be one of the levels' heights, ``H / 2^i``).
+            residual block (each must be one of the levels' heights, ``H / 2^i``); default: those
+            of the default sizes that the levels have. The middle block always has attention.
         heads: attention heads (must divide the channels where attention is used).
         dropout: dropout probability inside the residual blocks.
         num_classes: number of classes for ``label=`` conditioning, or ``None``.
@@ -156,9 +157,10 @@ class UNetField(VectorField):
             positive_int("channel_mult entries", m)
         _check_divisible(shape, len(mult))
         heights = [height // 2**i for i in range(len(mult))]
-        attention = tuple(
-            defaults["attention_resolutions"] if attention_resolutions is None else attention_resolutions
-        )
+        if attention_resolutions is None:  # the defaults' resolutions that these levels have
+            attention = tuple(r for r in defaults["attention_resolutions"] if r in heights)
+        else:
+            attention = tuple(attention_resolutions)
         unknown = [r for r in attention if r not in heights]
         if unknown:
             raise ValueError(
