@@ -234,3 +234,31 @@ def test_evaluate_images_class_conditional_accuracy() -> None:
     assert by_class is not None and by_class.shape == (6, 1, 8, 8)
     assert result.guided_accuracy is not None and 0 <= result.guided_accuracy <= 1
     assert result.fd_classifier is not None and result.nfe_sample == 2
+
+
+# -- the command line -----------------------------------------------------------------------------
+def test_cli_trains_a_unet_on_a_png_folder_then_samples_a_grid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flowkit.cli import main
+
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        _png(folder / f"{i:02d}.png", rng.integers(0, 256, (8, 8), dtype=np.uint8))
+    out = tmp_path / "run"
+    tiny = ["--model-option", "channels=8", "--model-option", "heads=2", "--hflip", "--quiet"]
+    args = ["train", "--data", str(folder), "--steps", "2", "--batch-size", "4", "--out", str(out)]
+    assert main([*args, "--warmup-steps", "1", *tiny]) == 0
+    manifest = (out / "manifest.json").read_text()
+    assert '"name": "unet"' in manifest and '"bin_width": 0.0078125' in manifest
+    grid = tmp_path / "s.png"
+    sample = ["sample", "--checkpoint", str(out), "--n", "4", "--solver", "euler", "--steps", "2"]
+    assert main([*sample, "--out", str(grid)]) == 0
+    assert PIL.open(grid).size == (2 * (2 * 9 + 1), 2 * (2 * 9 + 1))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    capsys.readouterr()
+    assert main(["train", "--data", str(empty), "--out", str(tmp_path / "r2")]) == 2
+    assert "holds no .png images" in capsys.readouterr().err
