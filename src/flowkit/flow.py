@@ -6,6 +6,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from . import _boundary
 from .field.base import VectorField
 from .objective.base import Objective
 from .path.base import ProbabilityPath
@@ -76,6 +77,7 @@ class Flow(nn.Module):
     # -- training -------------------------------------------------------------------------------
     def loss(self, x1: Tensor, x0: Tensor | None = None, **cond: Any) -> Tensor:
         """The objective's scalar loss on a data batch ``x1 (batch, *dims)``; ``cond`` reaches the field."""
+        _boundary.check_loss(self, x1, x0)
         return self.objective(self.field, self.path, x1, x0, **cond)
 
     def forward(self, x1: Tensor, x0: Tensor | None = None, **cond: Any) -> Tensor:
@@ -117,6 +119,7 @@ class Flow(nn.Module):
         Returns the full [`Solution`][flowkit.Solution]: final state, the
         trajectory at ``t_eval`` if requested, NFE and step counts.
         """
+        _boundary.check_batch(self, x, "x")
         with torch.no_grad():
             sol = self._solver(solver, solver_options).solve(self._field_fn(cond), x, t0, t1, t_eval)
         self.last_solution = sol
@@ -147,6 +150,7 @@ class Flow(nn.Module):
             if x0 <= 0:
                 raise ValueError(f"the number of samples must be positive; got {x0}")
             x0 = self.source(x0, generator)
+        _boundary.check_batch(self, x0, "x0")
         return self.solve(x0, 0.0, 1.0, solver=solver, solver_options=solver_options, **cond).x
 
     # -- likelihood -----------------------------------------------------------------------------
@@ -171,6 +175,7 @@ class Flow(nn.Module):
         """
         from .likelihood import likelihood  # the likelihood module imports Flow
 
+        _boundary.check_batch(self, x, "x")
         result = likelihood(
             self,
             x,

@@ -7,9 +7,9 @@ from typing import Any
 
 from ..flow import Flow
 
-# Fields that say where and how a run is carried out rather than what it computes;
-# they may differ between a run and its resumption.
 RUN_ONLY_FIELDS = frozenset({"out", "resume", "progress", "device", "steps", "checkpoint_every", "log_every"})
+"""Fields that say where and how a run is carried out rather than what it computes; they may
+differ between a run and its resumption (see [`flowkit.train.manifest`][flowkit.train.manifest])."""
 
 
 @dataclass
@@ -52,6 +52,10 @@ class TrainConfig:
         resume: continue the run in ``out`` from its checkpoint (a fresh run if it
             has none); without it, a folder that already holds a run is refused.
         progress: show a progress bar (on rank 0).
+        override_settings: resume even though settings that change what is computed
+            (``lr``, ``batch_size``, ``seed``, ...) differ from the folder's; the change is
+            recorded in the manifest as an amendment with its step. Without it such a
+            resume is refused, listing the old and new values.
         hflip: flip each image of a batch left-right with probability 1/2 (data
             ``(N, C, H, W)``); the draws come from the batch generator, so a resumed run
             flips as the uninterrupted one would. Off by default (wrong for digits).
@@ -78,6 +82,7 @@ class TrainConfig:
     out: str | None = None
     resume: bool = False
     progress: bool = True
+    override_settings: bool = False
     hflip: bool = False
 
     def __post_init__(self) -> None:
