@@ -262,3 +262,13 @@ def test_cli_trains_a_unet_on_a_png_folder_then_samples_a_grid(
     capsys.readouterr()
     assert main(["train", "--data", str(empty), "--out", str(tmp_path / "r2")]) == 2
     assert "holds no .png images" in capsys.readouterr().err
+
+
+def test_training_on_unscaled_images_warns() -> None:
+    from flowkit.train import train
+
+    flow = flowkit.build(model="unet", shape=(1, 8, 8), model_options={"channels": 8, "heads": 2})
+    pixels = torch.randint(0, 256, (16, 1, 8, 8)).float()  # 0..255: the scaling was forgotten
+    config = TrainConfig(steps=1, batch_size=8, progress=False, dequantize=False, log_every=1)
+    with pytest.warns(UserWarning, match="the training images: values reach .* scaling is probably missing"):
+        train(flow, pixels, config)
