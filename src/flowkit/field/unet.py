@@ -4,7 +4,7 @@ The network, level by level (``L = len(channel_mult)`` levels, level ``i`` at re
 ``H / 2^i`` with ``channels * channel_mult[i]`` feature channels):
 
 * ``t`` -> sinusoidal features -> a SiLU MLP: the embedding ``e`` (width ``4 * channels``);
-  with ``label=`` / ``context=``, a [`ConditionEmbedding`][flowkit.field.conditioning.ConditionEmbedding]
+  with ``label=`` / ``context=``, a ``flowkit.field.conditioning.ConditionEmbedding``
   of them (learned null values for classifier-free guidance) is added to ``e``;
 * a 3x3 convolution into ``channels`` features;
 * **down**: at each level ``num_res_blocks`` residual blocks (GroupNorm, SiLU, dropout; ``e`` added
@@ -98,7 +98,7 @@ class UNetField(VectorField):
 
     Called as ``field(t, x)``, ``field(t, x, label=y)`` or ``field(t, x, context=c)``;
     a label of ``NULL_LABEL`` (``-1``) or an all-NaN context row means "unconditional" for that
-    sample (see [`flowkit.field.conditioning`][flowkit.field.conditioning]). The module docstring
+    sample (see ``flowkit.field.conditioning``). The module docstring
     describes the architecture and lists the default sizes.
 
     Args:
