@@ -27,9 +27,11 @@ PARTS = {
     "coupling": "C. minibatch OT coupling vs torchcfm",
     "likelihood": "D. log-likelihood vs flow_matching",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
-    "image_step": "G. image training step: U-Net vs hand-written, memory at batch 128 on 28x28",
-    "images": "H. images on the CPU: digits U-Net vs MLP, short MNIST (minutes; not by default)",
+    "multistep": "H. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
+    "image_step": "I. image training step: U-Net vs hand-written, memory at batch 128 on 28x28",
+    "images": "J. images on the CPU: digits U-Net vs MLP, short MNIST (minutes; not by default)",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
+    "reliability": "G. what the boundary input checks and checkpoint integrity checks cost (issue 13)",
 }
 DEFAULT = [p for p in ORDER if p not in ("gpu", "images")]
 

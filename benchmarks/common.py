@@ -515,9 +515,11 @@ ORDER = (
     "coupling",
     "likelihood",
     "paper",
+    "gpu",
+    "reliability",
+    "multistep",
     "image_step",
     "images",
-    "gpu",
 )
 
 

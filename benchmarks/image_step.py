@@ -1,4 +1,4 @@
-"""G. Image training step: flowkit's U-Net step against the same network in a hand-written loop.
+"""I. Image training step: flowkit's U-Net step against the same network in a hand-written loop.
 
 Both sides train one ``flowkit.UNetField`` (identical initial weights, one shared stream of
 MNIST-shaped batches 1x28x28, Adam): the hand-written side computes the OT-path CFM loss itself,
@@ -67,7 +67,7 @@ def saved_bytes(flow: Any, batch: int) -> int:
 def run(cfg: Config) -> Section:
     import flowkit
 
-    sec = Section("image_step", "G. Image training step: U-Net on 1x28x28, flowkit vs hand-written")
+    sec = Section("image_step", "I. Image training step: U-Net on 1x28x28, flowkit vs hand-written")
     batch = cfg.pick(full=64, quick=32, tiny=4)
     torch.manual_seed(cfg.seed)
     flow = flowkit.build(model="unet", shape=SHAPE, model_options=unet_options(cfg))

@@ -1,4 +1,4 @@
-"""H. Images on the CPU: digits as images (U-Net vs MLP at equal wall clock) and a short MNIST run.
+"""J. Images on the CPU: digits as images (U-Net vs MLP at equal wall clock) and a short MNIST run.
 
 Each model is trained by ``flowkit.train`` (AdamW, warm-up, EMA, fresh dequantization noise per
 batch). Equal wall clock: a short timed run measures seconds per step, then the model trains for
@@ -179,7 +179,7 @@ def run(cfg: Config) -> Section:
     import flowkit
     from flowkit.data import DATASETS, load_dataset
 
-    sec = Section("images", "H. Images on the CPU: digits (U-Net vs MLP, equal wall clock) and MNIST 28x28")
+    sec = Section("images", "J. Images on the CPU: digits (U-Net vs MLP, equal wall clock) and MNIST 28x28")
     try:
         train_d = load_dataset("digits", split="train", as_images=True)
         load_dataset("mnist", 1)

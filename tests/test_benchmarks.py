@@ -19,7 +19,18 @@ if str(ROOT) not in sys.path:
 from benchmarks import common  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 
-PARTS = ["train_step", "shape_checks", "sampling", "coupling", "likelihood", "paper", "image_step", "gpu"]
+PARTS = [
+    "train_step",
+    "shape_checks",
+    "sampling",
+    "coupling",
+    "likelihood",
+    "paper",
+    "gpu",
+    "reliability",
+    "multistep",
+    "image_step",
+]
 
 
 @pytest.mark.parametrize("part", PARTS)
