@@ -518,6 +518,8 @@ ORDER = (
     "gpu",
     "reliability",
     "multistep",
+    "image_step",
+    "images",
 )
 
 
