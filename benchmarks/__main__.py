@@ -28,12 +28,14 @@ PARTS = {
     "likelihood": "D. log-likelihood vs flow_matching",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
     "multistep": "H. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
+    "image_step": "I. image training step: U-Net vs hand-written, memory at batch 128 on 28x28",
+    "images": "J. images on the CPU: digits U-Net vs MLP, short MNIST (minutes; not by default)",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
     "reliability": "G. what the boundary input checks and checkpoint integrity checks cost (issue 13)",
     "posterior": "I. posterior estimation vs sbi's FMPE (Gaussian linear)",
     "guidance": "J. classifier-free guidance on digits: class accuracy vs w",
 }
-DEFAULT = [p for p in ORDER if p != "gpu"]
+DEFAULT = [p for p in ORDER if p not in ("gpu", "images")]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -527,6 +527,8 @@ ORDER = (
     "gpu",
     "reliability",
     "multistep",
+    "image_step",
+    "images",
     "posterior",
     "guidance",
 )

@@ -1,4 +1,4 @@
-"""J. Classifier-free guidance on the 8x8 digits: class accuracy of guided samples against ``w``.
+"""L. Classifier-free guidance on the 8x8 digits: class accuracy of guided samples against ``w``.
 
 A label-conditional OT-CFM flow (``MLPField`` 4 x 256, ``num_classes=10``) is trained on
 the digits' training split with ``cond_dropout = 0.1``. A small classifier (scikit-learn's
@@ -24,20 +24,20 @@ SCALES = (0.0, 1.0, 1.5, 2.0, 3.0)
 
 
 def run(cfg: Config) -> Section:
-    section = Section("guidance", "J. Classifier-free guidance on digits: class accuracy vs w")
+    section = Section("guidance", "L. Classifier-free guidance on digits: class accuracy vs w")
     if not have("sklearn"):
         section.skipped = "scikit-learn is not installed (the digits and the classifier need it)"
         return section
     from sklearn.linear_model import LogisticRegression
 
     import flowkit
-    from flowkit.data import load_labelled_dataset
+    from flowkit.data import load_dataset
     from flowkit.data.digits import BIN_WIDTH
     from flowkit.train import TrainConfig, train
 
     steps, per_class, width, depth = SIZES[cfg.mode]
-    x_train, y_train = load_labelled_dataset("digits", None, split="train")
-    x_test, y_test = load_labelled_dataset("digits", None, split="test")
+    x_train, y_train = load_dataset("digits", None, split="train", with_labels=True)
+    x_test, y_test = load_dataset("digits", None, split="test", with_labels=True)
     classifier = LogisticRegression(max_iter=3000).fit(x_train.numpy(), y_train.numpy())
     reference = float((classifier.predict(x_test.numpy()) == y_test.numpy()).mean())
 

@@ -1,4 +1,4 @@
-"""I. Posterior estimation: flowkit vs ``sbi``'s flow-matching posterior estimator (FMPE), Gaussian linear.
+"""K. Posterior estimation: flowkit vs ``sbi``'s flow-matching posterior estimator (FMPE), Gaussian linear.
 
 Both learn ``p(theta | x)`` for the Gaussian linear simulator (``d = 2``, noise 0.5,
 ``flowkit.data.simulators.GaussianLinear``) from the same ``N`` simulations with the
@@ -108,7 +108,7 @@ def _sbi(theta: torch.Tensor, x: torch.Tensor, epochs: int, seed: int) -> tuple[
 
 
 def run(cfg: Config) -> Section:
-    section = Section("posterior", "I. Posterior estimation vs sbi's FMPE (Gaussian linear, d = 2)")
+    section = Section("posterior", "K. Posterior estimation vs sbi's FMPE (Gaussian linear, d = 2)")
     if not have("sbi"):
         section.skipped = "sbi is not installed (make bench-venv installs it, pinned beside torch)"
         return section

@@ -29,6 +29,7 @@ PARTS = [
     "gpu",
     "reliability",
     "multistep",
+    "image_step",
     "posterior",
     "guidance",
 ]

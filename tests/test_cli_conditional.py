@@ -95,3 +95,21 @@ def test_demo_cond_writes_the_class_grid(tmp_path: Path, capsys: pytest.CaptureF
     assert "class accuracy" in text and "160" in text  # rk4 x 20 steps x 2 (guided)
     assert (tmp_path / "classes.png").read_bytes()[:8] == PNG_MAGIC
     assert (tmp_path / "run" / "manifest.json").is_file()
+
+
+def test_train_a_class_conditional_unet_on_digits_and_sample_it_guided(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sklearn.datasets")
+    out = tmp_path / "unet"
+    options = ("channels=8", "num_res_blocks=1", "heads=2")
+    unet = ["--model", "unet", *(f"--model-option={o}" for o in options)]
+    argv = ["train", "--data", "digits", *unet, "--cond", "label", "--cond-dropout", "0.2", "--steps", "1"]
+    assert main([*argv, "--batch-size", "16", "--quiet", "--device", "cpu", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    field = manifest["flow"]["field"]
+    assert field["name"] == "unet" and field["options"]["num_classes"] == 10
+    assert manifest["data"]["event_shape"] == [1, 8, 8] and manifest["data"]["cond"] == "label"
+    sample = ["sample", "--checkpoint", str(out), "--n", "3", "--label", "3", "--guidance", "2"]
+    assert main([*sample, "--solver", "euler", "--steps", "1"]) == 0
+    assert "3 samples of class 3 with guidance 2 of shape (1, 8, 8)" in capsys.readouterr().out

@@ -246,8 +246,8 @@ def test_conditional_fm_memorises_each_class_with_dopri5() -> None:
 
 
 def test_labelled_eight_gaussians_guidance_with_the_exact_conditional_field() -> None:
-    data, labels = flowkit.data.load_labelled_dataset(
-        "8gaussians", 240, generator=torch.Generator().manual_seed(0)
+    data, labels = flowkit.data.load_dataset(
+        "8gaussians", 240, generator=torch.Generator().manual_seed(0), with_labels=True
     )
     path = OTPath(sigma_min=1e-3)
     field = flowkit.MarginalField(path, data.double(), labels=labels)

@@ -1,3 +1,4 @@
+import math
 import sys
 
 import pytest
@@ -74,9 +75,10 @@ def test_unknown_name_lists_known_and_closest() -> None:
 
 
 def test_registry_specs() -> None:
-    assert set(DATASETS) == {*TOYS, "digits"}
+    assert set(DATASETS) == {*TOYS, "digits", "mnist"}
     assert all(DATASETS[n].dim == 2 and DATASETS[n].bin_width is None for n in TOYS)
     assert DATASETS["digits"].dim == 64 and DATASETS["digits"].bin_width == pytest.approx(2 / 17)
+    assert DATASETS["mnist"].dim == 784 and DATASETS["mnist"].bin_width == pytest.approx(2 / 256)
     assert load_dataset("circles").shape == (10_000, 2)  # default size
 
 
@@ -116,3 +118,20 @@ def test_digits_without_sklearn(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         digits_module._raw_digits.cache_clear()
     assert isinstance(info.value, ImportError)
+
+
+@pytest.mark.parametrize("name", ["8gaussians", "moons"])
+def test_toy_labels_are_the_component_of_the_same_draw(name: str) -> None:
+    x = load_dataset(name, 2000, generator=gen())
+    xl, label = load_dataset(name, 2000, generator=gen(), with_labels=True)
+    torch.testing.assert_close(xl, x)  # the labels ride along with the unlabelled draw
+    assert label.dtype == torch.int64
+    if name == "8gaussians":  # component k is centred at angle k pi/4: the nearest centre, recomputed
+        angle = torch.arange(8) * (math.pi / 4)
+        centres = 2 * math.sqrt(2) * torch.stack([angle.cos(), angle.sin()], dim=1)
+        assert (torch.cdist(x, centres).argmin(dim=1) == label).float().mean() > 0.99
+    else:  # unscaled, the upper moon (label 0) is the unit circle about 0, the lower one about (1, 1/2)
+        p = x / 2 + torch.tensor([0.5, 0.25])
+        off_upper = (p.norm(dim=1) - 1).abs()
+        off_lower = ((p - torch.tensor([1.0, 0.5])).norm(dim=1) - 1).abs()
+        assert ((off_upper < off_lower) == (label == 0)).float().mean() > 0.9

@@ -115,12 +115,14 @@ def test_bad_paired_data_is_refused_with_the_argument_named() -> None:
         train(small(), TensorDataset(X, Y), cfg())
     with pytest.raises(ValueError, match="takes no label"):
         train(small(), (X, Y), cfg(cond="label"))
-    with pytest.raises(ValueError, match="carries no labels"):
+    with pytest.raises(ValueError, match="has no labels"):
         train(small(num_classes=3), "checkerboard", cfg(cond="label"))
 
 
 def test_resume_is_exact_with_labels_and_dropout(tmp_path: Path) -> None:
-    data = flowkit.data.load_labelled_dataset("8gaussians", 256, generator=torch.Generator().manual_seed(0))
+    data = flowkit.data.load_dataset(
+        "8gaussians", 256, generator=torch.Generator().manual_seed(0), with_labels=True
+    )
     kw = {"num_classes": 8, "objective_options": {"cond_dropout": 0.3}}
     straight = train(
         small(**kw), data, cfg(cond="label", steps=6, out=str(tmp_path / "a"), checkpoint_every=3)
@@ -139,3 +141,40 @@ def test_resume_is_exact_with_labels_and_dropout(tmp_path: Path) -> None:
     torch.testing.assert_close(ema.sample(x0), ema.sample(x0, label=NULL_LABEL))  # dropout: unconditional
     with pytest.raises(flowkit.errors.RunMismatchError, match="conditioning"):
         train(small(num_classes=8), data, cfg(cond="label", steps=8, out=str(tmp_path / "b"), resume=True))
+
+
+def test_class_conditional_unet_trains_on_digits_as_images_and_samples_with_guidance() -> None:
+    pytest.importorskip("sklearn.datasets")
+    x, y = flowkit.data.load_dataset(
+        "digits", 96, generator=torch.Generator().manual_seed(0), as_images=True, with_labels=True
+    )
+    torch.manual_seed(0)
+    flow = flowkit.build(
+        model="unet",
+        shape=(1, 8, 8),
+        num_classes=10,
+        model_options={"channels": 8, "num_res_blocks": 1, "heads": 2},
+        objective_options={"cond_dropout": 0.5},
+        solver="euler",
+        solver_options={"steps": 1},
+    )
+    seen: list[Tensor] = []
+    hook = flow.field.register_forward_pre_hook(
+        lambda _m, _a, kw: seen.append(kw["label"].detach().clone()), with_kwargs=True
+    )
+    result = train(flow, (x, y), cfg(cond="label", steps=3, batch_size=32, dequantize=True))
+    hook.remove()
+    assert len(seen) == 3 and all(s.shape == (32,) for s in seen)
+    batch = torch.cat(seen)
+    assert ((batch >= 0) & (batch < 10) | (batch == NULL_LABEL)).all()
+    assert (batch == NULL_LABEL).any() and (batch >= 0).any()  # cond_dropout 0.5 nulls some, keeps some
+    # guided sampling: one Euler step is x0 + v~(0, x0), v~ = v(null) + w (v(3) - v(null)), recomputed
+    trained = result.flow.eval()
+    x0 = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    got = trained.sample(x0, label=3, guidance=2.0)
+    with torch.no_grad():
+        t0 = torch.zeros(4)
+        v_label = trained.field(t0, x0, label=torch.full((4,), 3))
+        v_null = trained.field(t0, x0, label=torch.full((4,), NULL_LABEL))
+    torch.testing.assert_close(got, x0 + v_null + 2.0 * (v_label - v_null), rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(v_label, v_null)  # the label reaches the U-Net's output

@@ -21,7 +21,7 @@ SCALES = (0.0, 1.0, 3.0)
 
 def run_conditional(args: argparse.Namespace) -> int:
     from .. import MLPField, build
-    from ..data import get_dataset, load_labelled_dataset
+    from ..data import get_dataset, load_dataset
     from ..plots import data_bounds, plot_class_grid
     from ..train import TrainConfig, save_checkpoint, train
 
@@ -63,7 +63,7 @@ def run_conditional(args: argparse.Namespace) -> int:
         f"flowkit demo --cond: label-conditional OT-CFM on {spec.name} ({k} classes), cond_dropout 0.1, "
         f"MLP {args.width}x{args.depth}, {args.steps} steps of batch {args.batch_size} on {device}"
     )
-    data = load_labelled_dataset(spec.name, None, generator=torch.Generator().manual_seed(args.seed))
+    data = load_dataset(spec.name, None, generator=torch.Generator().manual_seed(args.seed), with_labels=True)
     result = train(flow, data, config)
     ema = result.ema_flow
     save_checkpoint(out / "run", result.flow, ema, step=result.step, config=config, data_name=spec.name)

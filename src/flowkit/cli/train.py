@@ -23,8 +23,23 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument(
-        "--data", default="moons", help="a built-in data set: moons, 8gaussians, checkerboard, ..."
+        "--data",
+        default="moons",
+        help="a built-in data set (moons, 8gaussians, checkerboard, digits, mnist, ...), a folder of PNG "
+        "images, or an .npz file of images",
     )
+    p.add_argument(
+        "--model",
+        help="a registered model: mlp (default for vectors) or unet (default for images: a folder, an "
+        ".npz, or digits/mnist with --model unet)",
+    )
+    p.add_argument(
+        "--model-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model option, e.g. channels=32 (repeatable)",
+    )
+    p.add_argument("--hflip", action="store_true", help="random horizontal flips of images (off for digits)")
     p.add_argument("--path", default="ot", help="a registered path name (default: ot)")
     p.add_argument(
         "--solver", default="dopri5", help="the run's default solver for sampling (default: dopri5)"
@@ -57,7 +72,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--cond",
         choices=("label",),
-        help="train a label-conditional flow on a labelled data set (8gaussians, moons, digits)",
+        help="train a label-conditional flow on a labelled data set (8gaussians, moons, digits, mnist)",
     )
     p.add_argument(
         "--cond-dropout",
@@ -69,33 +84,55 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def load_training_data(name: str, size: int | None, seed: int) -> tuple[torch.Tensor, float | None]:
-    """The training set of a built-in data set and its bin width (the digits' train split)."""
+def is_image_source(data: str) -> bool:
+    """Whether ``--data`` names files (a folder or an ``.npz``) rather than a built-in data set."""
+    from pathlib import Path
+
+    return data.lower().endswith(".npz") or Path(data).is_dir() or "/" in data
+
+
+def load_training_data(
+    name: str, size: int | None, seed: int, as_images: bool = False
+) -> tuple[torch.Tensor, float | None]:
+    """The training set of a built-in data set (the train split of digits and mnist) and its bin width.
+
+    A folder of PNGs or an ``.npz`` file is read whole (see [`flowkit.data.images`][flowkit.data.images]).
+    """
     from ..data import get_dataset, load_dataset
 
+    if is_image_source(name):
+        from ..data.images import load_images
+
+        images = load_images(name)
+        return images.x, images.bin_width
     spec = get_dataset(name)
     generator = torch.Generator().manual_seed(seed)
-    if spec.name == "digits":
-        return load_dataset("digits", size, generator=generator, split="train"), spec.bin_width
+    if spec.name in ("digits", "mnist"):
+        x = load_dataset(spec.name, size, generator=generator, split="train", as_images=as_images)
+        return x, spec.bin_width
     return load_dataset(spec.name, size, generator=generator), spec.bin_width
 
 
 def load_training_labels(name: str, size: int | None, seed: int) -> tuple[torch.Tensor, int]:
     """The labels of ``load_training_data``'s samples (the same draw) and the number of classes."""
-    from ..data import get_dataset, load_labelled_dataset
+    from ..data import DATASETS, get_dataset, load_dataset
 
+    labelled = ", ".join(s.name for s in DATASETS.values() if s.num_classes is not None)
+    if is_image_source(name):
+        raise ValueError(
+            f"--cond label needs a labelled built-in data set ({labelled}); files carry no labels"
+        )
     spec = get_dataset(name)
     if spec.num_classes is None:
-        raise ValueError(
-            f"--cond label needs a labelled data set (8gaussians, moons, digits); {name!r} has no labels"
-        )
+        raise ValueError(f"--cond label needs a labelled data set ({labelled}); {name!r} has no labels")
     generator = torch.Generator().manual_seed(seed)
-    split = {"split": "train"} if spec.name == "digits" else {}
-    return load_labelled_dataset(spec.name, size, generator=generator, **split)[1], spec.num_classes
+    split = {"split": "train"} if spec.name in ("digits", "mnist") else {}
+    _, labels = load_dataset(spec.name, size, generator=generator, with_labels=True, **split)
+    return labels, spec.num_classes
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import MLPField, build
+    from .. import build
     from ..plugin import get_registry
     from ..train import TrainConfig, train
 
@@ -104,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     if args.cond_dropout and not args.cond:
         raise ValueError("--cond-dropout needs --cond label")
     torch.manual_seed(args.seed)  # before anything is built: the initial weights follow --seed
-    data, bin_width = load_training_data(args.data, args.data_size, args.seed)
+    model_name = args.model or ("unet" if is_image_source(args.data) else "mlp")
+    data, bin_width = load_training_data(args.data, args.data_size, args.seed, as_images=model_name == "unet")
     labels, num_classes = None, None
     if args.cond == "label":
         labels, num_classes = load_training_labels(args.data, args.data_size, args.seed)
@@ -120,11 +158,18 @@ def run(args: argparse.Namespace) -> int:
     if args.cond_dropout:
         options["objective"]["cond_dropout"] = args.cond_dropout
     shape = tuple(data.shape[1:])
+    model_options = parse_options(args.model_option, "--model-option")
+    if model_name == "mlp":
+        data = data.reshape(data.shape[0], -1)
+        shape = (math.prod(shape),)
+        model_options = {"width": args.width, "depth": args.depth, **model_options}
     flow = build(
         path=args.path,
         solver=args.solver,
         objective=args.objective,
-        model=MLPField(math.prod(shape), width=args.width, depth=args.depth, num_classes=num_classes),
+        model=model_name,
+        model_options=model_options,
+        num_classes=num_classes,
         shape=shape,
         path_options=options["path"],
         solver_options=options["solver"],
@@ -147,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         resume=True,
         progress=not args.quiet,
+        hflip=args.hflip,
         override_settings=args.override_settings,
         cond=args.cond,
     )

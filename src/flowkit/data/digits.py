@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from ..errors import MissingDependencyError
+from .split import select
 
 LEVELS = 17
 """Number of distinct pixel values (0..16)."""
@@ -45,6 +46,9 @@ N_SAMPLES = 1797
 
 TEST_EVERY = 5
 """The fixed split: every fifth image (index 4, 9, ...) is a test image: 359 test, 1438 train."""
+
+NUM_CLASSES = 10
+"""Digits 0-9."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,10 +66,9 @@ def _raw_digits() -> Tensor:
 
 @functools.lru_cache(maxsize=1)
 def _raw_labels() -> Tensor:
-    """The digit (0..9) of each of the 1797 images, ``(1797,)`` int64."""
-    from sklearn.datasets import load_digits  # _raw_digits has already checked it is installed
+    """The class of each of the 1797 images, int64 ``(1797,)``."""
+    from sklearn.datasets import load_digits
 
-    _raw_digits()
     return torch.as_tensor(load_digits().target, dtype=torch.long)
 
 
@@ -76,8 +79,9 @@ def load_digits(
     split: str = "all",
     dequantize: bool = False,
     as_images: bool = False,
+    with_labels: bool = False,
     dtype: torch.dtype = torch.float32,
-) -> Tensor:
+) -> Tensor | tuple[Tensor, Tensor]:
     """The digits scaled to ``[-1, 1]``: ``(n, 64)``, or ``(n, 1, 8, 8)`` with ``as_images``.
 
     Args:
@@ -90,46 +94,18 @@ def load_digits(
             docstring); ``False`` returns bin centres. The training loop can
             instead dequantize every batch afresh (``TrainConfig.dequantize``).
         as_images: return ``(n, 1, 8, 8)`` instead of flat vectors.
+        with_labels: also return the digit each image shows, ``(n,)`` int64 in ``0..9``.
         dtype: floating dtype of the result.
 
     Returns:
-        Pixel values in ``[-1, 1]``.
+        Pixel values in ``[-1, 1]``; ``(images, labels)`` with ``with_labels``.
 
     Raises:
         MissingDependencyError: scikit-learn is not installed.
     """
-    return load_digits_with_labels(
-        n, generator=generator, split=split, dequantize=dequantize, as_images=as_images, dtype=dtype
-    )[0]
-
-
-def load_digits_with_labels(
-    n: int | None = None,
-    *,
-    generator: torch.Generator | None = None,
-    split: str = "all",
-    dequantize: bool = False,
-    as_images: bool = False,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[Tensor, Tensor]:
-    """[`load_digits`][flowkit.data.load_digits] and each image's digit ``0..9`` (the same draw)."""
-    if split not in ("all", "train", "test"):
-        raise ValueError(f"split must be 'all', 'train' or 'test'; got {split!r}")
-    raw, labels = _raw_digits(), _raw_labels()
-    index = torch.arange(raw.shape[0])
-    is_test = index % TEST_EVERY == TEST_EVERY - 1
-    if split == "train":
-        raw, labels = raw[~is_test], labels[~is_test]
-    elif split == "test":
-        raw, labels = raw[is_test], labels[is_test]
-    if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"n must be a positive integer or None; got {n!r}")
-        if n <= raw.shape[0]:
-            pick = torch.randperm(raw.shape[0], generator=generator)[:n]
-        else:
-            pick = torch.randint(0, raw.shape[0], (n,), generator=generator)
-        raw, labels = raw[pick], labels[pick]
+    raw = _raw_digits()
+    raw, labels = select(raw, _raw_labels(), n, split, generator)  # the split is TEST_EVERY's
     offset = torch.rand(raw.shape, generator=generator, dtype=torch.float64) if dequantize else 0.5
     x = ((raw + offset) * BIN_WIDTH - 1.0).to(dtype)
-    return (x.reshape(-1, 1, 8, 8) if as_images else x), labels
+    x = x.reshape(-1, 1, 8, 8) if as_images else x
+    return (x, labels) if with_labels else x

@@ -53,26 +53,18 @@ def moons(
     n: int,
     *,
     noise: float = 0.1,
+    with_labels: bool = False,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
-) -> Tensor:
+) -> Tensor | tuple[Tensor, Tensor]:
     """Two interleaving half circles of radius 1, centred and scaled by 2 (support about ``[-3, 3]^2``).
 
     The upper moon is ``(cos a, sin a)``, the lower ``(1 - cos a, 1/2 - sin a)``
     for ``a ~ U[0, pi]``; Gaussian noise of standard deviation ``noise`` (in the
     unscaled units) is added before the shift by ``(-1/2, -1/4)`` and the scaling.
+    With ``with_labels`` it also returns each point's moon, ``(n,)`` int64:
+    ``0`` upper, ``1`` lower (the points are the same draws either way).
     """
-    return moons_with_labels(n, noise=noise, generator=generator, dtype=dtype)[0]
-
-
-def moons_with_labels(
-    n: int,
-    *,
-    noise: float = 0.1,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[Tensor, Tensor]:
-    """[`moons`][flowkit.data.toy2d.moons] and each point's moon: ``0`` upper, ``1`` lower (same draws)."""
     _check_n(n)
     if noise < 0:
         raise ValueError(f"noise must be non-negative; got {noise}")
@@ -82,7 +74,8 @@ def moons_with_labels(
     x = torch.cos(angle) + lower * (1.0 - 2.0 * torch.cos(angle))
     y = torch.sin(angle) + lower * (0.5 - 2.0 * torch.sin(angle))
     pts = torch.stack([x, y], dim=1) + noise * _randn((n, 2), generator, dtype)
-    return (pts - torch.tensor([0.5, 0.25], dtype=dtype)) * 2.0, which
+    pts = (pts - torch.tensor([0.5, 0.25], dtype=dtype)) * 2.0
+    return (pts, which) if with_labels else pts
 
 
 def eight_gaussians(
@@ -90,34 +83,22 @@ def eight_gaussians(
     *,
     radius: float = 2.0 * math.sqrt(2.0),
     std: float = 0.35,
+    with_labels: bool = False,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
-) -> Tensor:
+) -> Tensor | tuple[Tensor, Tensor]:
     """A mixture of eight equal Gaussians with centres evenly spaced on a circle.
 
     Centres ``radius (cos(k pi/4), sin(k pi/4))`` for ``k = 0..7``, each with
-    isotropic standard deviation ``std``.
-    """
-    return eight_gaussians_with_labels(n, radius=radius, std=std, generator=generator, dtype=dtype)[0]
-
-
-def eight_gaussians_with_labels(
-    n: int,
-    *,
-    radius: float = 2.0 * math.sqrt(2.0),
-    std: float = 0.35,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[Tensor, Tensor]:
-    """[`eight_gaussians`][flowkit.data.toy2d.eight_gaussians] and each point's component ``k`` (same draws).
-
-    Component ``k`` is centred at ``radius (cos(k pi/4), sin(k pi/4))``.
+    isotropic standard deviation ``std``. With ``with_labels`` it also returns
+    each point's component ``k``, ``(n,)`` int64 (the points are the same draws).
     """
     _check_n(n)
     k = torch.randint(0, 8, (n,), generator=generator)
     angle = k.to(dtype) * (math.pi / 4.0)
     centres = radius * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
-    return centres + std * _randn((n, 2), generator, dtype), k
+    pts = centres + std * _randn((n, 2), generator, dtype)
+    return (pts, k) if with_labels else pts
 
 
 def spirals(

@@ -1,4 +1,4 @@
-"""Vector fields: the interface, adapters, the default MLP and the exact marginal field."""
+"""Vector fields: the interface, adapters, the default MLP, the image U-Net and the exact marginal field."""
 
 from .base import AverageVelocity as AverageVelocity
 from .base import CallableField as CallableField
@@ -10,6 +10,7 @@ from .marginal import MarginalField as MarginalField
 from .marginal import marginal_velocity as marginal_velocity
 from .mlp import MLPField as MLPField
 from .two_time import TwoTimeAdapter as TwoTimeAdapter
+from .unet import UNetField as UNetField
 
 __all__ = [
     "AverageVelocity",
@@ -18,6 +19,7 @@ __all__ = [
     "MarginalField",
     "TwoTimeAdapter",
     "TwoTimeField",
+    "UNetField",
     "VectorField",
     "as_field",
     "average_velocity",

@@ -87,6 +87,27 @@ class MLPField(VectorField):
         conditional = num_classes is not None or context_dim is not None
         self.condition = ConditionEmbedding(width, num_classes, context_dim) if conditional else None
 
+    @classmethod
+    def from_shape(
+        cls,
+        shape: Sequence[int],
+        *,
+        num_classes: int | None = None,
+        context_dim: int | None = None,
+        **options: Any,
+    ) -> "MLPField":
+        """The MLP for vectors of ``shape = (dim,)``, as ``flowkit.build(model="mlp", shape=...)`` makes it.
+
+        ``num_classes`` and ``context_dim`` make it conditional (see the class docstring).
+        """
+        shape = tuple(shape)
+        if len(shape) != 1:
+            raise ValueError(
+                f"model 'mlp' works on vectors, shape (dim,); got shape {shape}: flatten the data, "
+                "or use model='unet' for images (C, H, W)"
+            )
+        return cls(math.prod(shape), num_classes=num_classes, context_dim=context_dim, **options)
+
     def forward(self, t: Tensor, x: Tensor, **cond: Any) -> Tensor:
         label, context = cond.pop("label", None), cond.pop("context", None)
         if cond:

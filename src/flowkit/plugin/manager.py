@@ -297,4 +297,3 @@ def failures() -> list[LoadFailure]:
     """Plugins that were found but not loaded, with their distribution and the reason."""
     get_registry()
     return [*_failures, *_hook_failures]
-

@@ -11,11 +11,12 @@ if TYPE_CHECKING:
 
 @hookspec
 def flowkit_register(registry: "Registry") -> None:
-    """Register paths, solvers and objectives by name.
+    """Register paths, solvers, objectives and models by name.
 
     Called once per plugin when the registry is first needed. Use
-    ``registry.add_path(name, cls)``, ``registry.add_solver(name, cls)`` and
-    ``registry.add_objective(name, cls)``; each class must subclass the
+    ``registry.add_path(name, cls)``, ``registry.add_solver(name, cls)``,
+    ``registry.add_objective(name, cls)`` and ``registry.add_model(name, cls)``
+    (a ``VectorField``); each class must subclass the
     matching interface. Names are global: two plugins claiming one name is an
     error that names both.
 

@@ -112,13 +112,9 @@ class Solver(ABC):
         if t0 == t1:
             raise ValueError(f"t0 and t1 must differ; got t0 = t1 = {t0}")
         requested = None if t_eval is None else _check_eval_times(t_eval, t0, t1)
-        grid = [t0, t1] if requested is None else sorted(
-            {t0, t1, *requested.tolist()}, reverse=t1 < t0
-        )
+        grid = [t0, t1] if requested is None else sorted({t0, t1, *requested.tolist()}, reverse=t1 < t0)
         counter = CountingField(field)
-        states, n_accepted, n_rejected = self.integrate(
-            counter, x0, torch.tensor(grid, dtype=torch.float64)
-        )
+        states, n_accepted, n_rejected = self.integrate(counter, x0, torch.tensor(grid, dtype=torch.float64))
         if requested is None:
             return Solution(states[-1], None, None, counter.nfe, n_accepted, n_rejected)
         at = {t: x for t, x in zip(grid, [x0, *states])}

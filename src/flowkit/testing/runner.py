@@ -50,6 +50,8 @@ def check_names(kind: Kind, spec: Any) -> list[str]:
         return list(PATH_CHECK_NAMES)
     if kind == "objective":
         return list(OBJECTIVE_CHECK_NAMES)
+    if kind == "model":
+        return []  # no conformance suite for models (vector fields) yet
     raise ValueError(f"kind must be 'path', 'solver' or 'objective'; got {kind!r}")
 
 

@@ -67,6 +67,9 @@ class TrainConfig:
             (``lr``, ``batch_size``, ``seed``, ...) differ from the folder's; the change is
             recorded in the manifest as an amendment with its step. Without it such a
             resume is refused, listing the old and new values.
+        hflip: flip each image of a batch left-right with probability 1/2 (data
+            ``(N, C, H, W)``); the draws come from the batch generator, so a resumed run
+            flips as the uninterrupted one would. Off by default (wrong for digits).
     """
 
     steps: int = 1000
@@ -92,6 +95,7 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     override_settings: bool = False
+    hflip: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
@@ -120,6 +124,8 @@ class TrainConfig:
             raise ValueError(
                 f"dequantize must be True, False or a positive bin width; got {self.dequantize!r}"
             )
+        if not isinstance(self.hflip, bool):
+            raise TypeError(f"hflip must be True or False; got {self.hflip!r}")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
         if self.out is not None:
             self.out = str(self.out)

@@ -165,6 +165,7 @@ class _Run:
             config.cond,
             flow.num_classes,
         )
+        self.source.hflip = config.hflip
         if saved is None:
             if config.seed is not None:
                 torch.manual_seed(config.seed + info.rank)
@@ -331,6 +332,10 @@ def _check_batch(x1: Tensor, flow: Flow) -> None:
             f"the data's samples have shape {tuple(x1.shape[1:])} but the flow was built for "
             f"{tuple(flow.event_shape)}"
         )
+    if x1.ndim == 4:  # images: warn once when they were evidently not scaled to [-1, 1]
+        from ..data.images import check_scale
+
+        check_scale(x1, "the training images")
 
 
 def _check_optimizer(optimizer: torch.optim.Optimizer, flow: Flow) -> None:
