@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from .flow import Flow
-from .likelihood import bits_per_dim, likelihood
+from .likelihood import bits_per_dim
 from .solver.base import Solver
 
 
@@ -160,20 +160,19 @@ def evaluate(
     if data.ndim < 2 or data.shape[0] < 2:
         raise ValueError(f"data must hold at least 2 samples, (n, *dims); got shape {tuple(data.shape)}")
     n_samples = data.shape[0] if n_samples is None else n_samples
-    options = dict(solver_options) if solver_options else None  # refused without a solver name, as elsewhere
+    options = dict(solver_options) if solver_options else None  # alone: the flow's solver re-made with them
     start = _clock(data.device)
     log_probs, nfes = [], []
     for chunk in data.split(batch_size):
-        res = likelihood(
-            flow,
+        lp = flow.log_prob(
             chunk,
             solver=solver,
             solver_options=options,
             divergence=divergence,  # type: ignore[arg-type]
             generator=generator,
         )
-        log_probs.append(res.log_prob)
-        nfes.append(res.solution.nfe)
+        log_probs.append(lp)
+        nfes.append(flow.nfe or 0)
     lik_time = _clock(data.device) - start
     lp = torch.cat(log_probs).double()
     dim = math.prod(data.shape[1:])
@@ -183,7 +182,7 @@ def evaluate(
     )
     sol = flow.solve(x0, solver=solver, solver_options=options)
     sample_time = _clock(data.device) - start
-    used = repr(flow.solver if solver is None else flow._solver(solver, options))
+    used = repr(flow._solver(solver, options))
     return Evaluation(
         nll=float(-lp.mean()),
         nll_stderr=float(lp.std() / math.sqrt(lp.numel())),

@@ -6,8 +6,9 @@ product ``J e_i`` per dimension, all from one evaluation. Hutchinson's
 estimate needs ``eps^T J eps``, which one reverse-mode vector-Jacobian product
 ``eps^T J`` gives at the cost of a backward pass, cheaper than a forward-mode
 product for the MLPs and convnets used as fields. Both are function
-transforms: they run under ``torch.no_grad`` and keep no graph between solver
-steps, so memory does not grow with the number of steps.
+transforms: under ``torch.no_grad`` they keep no graph between solver steps,
+so memory does not grow with the number of steps; with gradients on they
+compose with ordinary autograd, so a likelihood can be backpropagated.
 
 Every function here takes ``fn``, a map from a state ``(batch, *dims)`` to a
 tensor of the same shape that treats the samples of the batch independently

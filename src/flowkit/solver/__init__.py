@@ -1,5 +1,6 @@
 """ODE solvers: the interface in ``base``, one method per module."""
 
+from .base import Field as Field
 from .base import Solution as Solution
 from .base import Solver as Solver
 from .dopri5 import Dopri5 as Dopri5
@@ -7,4 +8,4 @@ from .euler import Euler as Euler
 from .fixed import FixedStepSolver as FixedStepSolver
 from .rk4 import RK4 as RK4
 
-__all__ = ["RK4", "Dopri5", "Euler", "FixedStepSolver", "Solution", "Solver"]
+__all__ = ["RK4", "Dopri5", "Euler", "Field", "FixedStepSolver", "Solution", "Solver"]

@@ -6,7 +6,8 @@ from abc import abstractmethod
 import torch
 from torch import Tensor
 
-from .base import Field, Solver
+from .._validate import positive_int
+from .base import Field, Solver, adjoint_flag
 
 
 class FixedStepSolver(Solver):
@@ -19,14 +20,19 @@ class FixedStepSolver(Solver):
 
     Args:
         steps: number of steps over the whole interval, ``> 0``.
+        adjoint: backpropagate through a solve by the adjoint method: the
+            adjoint system is solved backwards by this same method on the same
+            grid, so memory does not grow with ``steps`` and the gradient
+            differs from direct backpropagation by ``O(h^order)``; see
+            [`flowkit.solver.adjoint`][flowkit.solver.adjoint] for why this
+            rather than per-step checkpointing.
     """
 
     evals_per_step: int
 
-    def __init__(self, steps: int = 100) -> None:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-            raise ValueError(f"steps must be a positive integer; got {steps!r}")
-        self.steps = steps
+    def __init__(self, steps: int = 100, adjoint: bool = False) -> None:
+        self.steps = positive_int("steps", steps)
+        self.adjoint = adjoint_flag(adjoint)
 
     @abstractmethod
     def step(self, field: Field, t: Tensor, h: float, t_mid: Tensor, t_end: Tensor, x: Tensor) -> Tensor:

@@ -7,10 +7,6 @@ from typing import Any
 
 from ..flow import Flow
 
-# Fields that say where and how a run is carried out rather than what it computes;
-# they may differ between a run and its resumption.
-RUN_ONLY_FIELDS = frozenset({"out", "resume", "progress", "device", "steps", "checkpoint_every", "log_every"})
-
 
 @dataclass
 class TrainConfig:
