@@ -66,7 +66,9 @@ class ConditionEmbedding(nn.Module):
         torch.Size([2, 8])
     """
 
-    def __init__(self, dim: int, num_classes: int | None = None, context_shape: int | Sequence[int] | None = None):
+    def __init__(
+        self, dim: int, num_classes: int | None = None, context_shape: int | Sequence[int] | None = None
+    ) -> None:
         super().__init__()
         self.dim = dim
         self.num_classes = num_classes
