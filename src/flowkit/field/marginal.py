@@ -49,16 +49,18 @@ def marginal_velocity(
     xf = x.reshape(batch, 1, feat)
     # (batch, 1, 1 ...) times broadcast against (batch, chunk, *dims) data.
     tb = t.reshape(batch, *([1] * data.ndim))
-    sigma = path.sigma(tb).clamp_min(path.sigma_floor).reshape(batch, 1)
-    rate = (path.d_sigma(tb).reshape(batch, 1) / sigma).reshape(batch, 1, 1)
     run_max = x.new_full((batch, 1), -torch.inf)
     run_sum = x.new_zeros((batch, 1))
     run_acc = x.new_zeros((batch, feat))
+    rate = x.new_zeros((batch, 1, 1))
     for start in range(0, data.shape[0], chunk):
         x1 = data[start : start + chunk].unsqueeze(0)  # (1, c, *dims)
         full = (batch, x1.shape[1], *x.shape[1:])
-        mu = path.mu(tb, x1).expand(full).reshape(batch, -1, feat)  # (batch, c, feat)
-        d_mu = path.d_mu(tb, x1).expand(full).reshape(batch, -1, feat)
+        p = path.primitives(tb, x1)  # mu, sigma and their derivatives in one call
+        sigma = p.sigma.clamp_min(path.sigma_floor).reshape(batch, 1)
+        rate = (p.d_sigma.reshape(batch, 1) / sigma).reshape(batch, 1, 1)
+        mu = p.mu.expand(full).reshape(batch, -1, feat)  # (batch, c, feat)
+        d_mu = p.d_mu.expand(full).reshape(batch, -1, feat)
         logits = -(xf - mu).square().sum(-1) / (2 * sigma.square())  # (batch, c)
         new_max = torch.maximum(run_max, logits.max(dim=1, keepdim=True).values)
         scale = torch.exp(run_max - new_max)

@@ -57,6 +57,8 @@ class FM(CFM):
         x0, x1 = self.couple(x0, x1)
         t = self.sample_time(x1)
         xt, _ = path.interpolate(broadcast_time(t, x1), x0, x1)
+        if self.data is not None and (self.data.device != x1.device or self.data.dtype != x1.dtype):
+            self.data = self.data.to(device=x1.device, dtype=x1.dtype)  # moved once, then held there
         data = x1 if self.data is None else self.data
         target = marginal_velocity(path, t, xt, data, self.max_elements)
         return F.mse_loss(field(t, xt, **cond), target)

@@ -5,7 +5,7 @@ import math
 import torch
 from torch import Tensor
 
-from .base import ProbabilityPath
+from .base import PathPrimitives, ProbabilityPath
 
 
 class VEPath(ProbabilityPath):
@@ -54,8 +54,7 @@ class VEPath(ProbabilityPath):
     def sigma(self, t: Tensor) -> Tensor:
         return self.sigma_max * (self._log_ratio * t).exp()
 
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return torch.zeros_like(x1)
-
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return self._log_ratio * self.sigma(t)
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        # closed form: mu' = 0, sigma' = log(sigma_min / sigma_max) sigma_t
+        sigma = self.sigma(t)
+        return PathPrimitives(mu=x1, sigma=sigma, d_mu=torch.zeros_like(x1), d_sigma=self._log_ratio * sigma)

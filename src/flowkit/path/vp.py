@@ -5,7 +5,7 @@ import math
 import torch
 from torch import Tensor
 
-from .base import ProbabilityPath
+from .base import PathPrimitives, ProbabilityPath
 
 
 class VPPath(ProbabilityPath):
@@ -19,11 +19,12 @@ class VPPath(ProbabilityPath):
 
     with the linear schedule ``beta(r) = beta_min + r (beta_max - beta_min)`` of
     DDPM/score SDEs. Derivatives: ``alpha'_t = alpha_t beta(1 - t) / 2`` and
-    ``sigma'_t = -alpha_t alpha'_t / sigma_t``.
+    ``sigma'_t = -alpha_t alpha'_t / sigma_t``, all four from one evaluation
+    of ``T`` in [`primitives`][flowkit.path.VPPath.primitives].
 
     The path is singular at ``t = 1`` (``sigma_1 = 0`` while ``sigma'_1 = -inf``).
     To stay finite on the closed interval, time is clamped to ``[0, 1 - eps]``
-    inside all four primitives, so ``sigma_1 = sqrt(1 - exp(-T(eps)))
+    inside ``mu`` and ``sigma``, so ``sigma_1 = sqrt(1 - exp(-T(eps)))
     ~ sqrt(beta_min eps)`` (about ``1e-3`` for the defaults) and
     ``mu_1 = alpha_{1-eps} x1`` (``1 - 5e-7`` relative). At ``t = 0`` the path
     starts from ``alpha_0 = e^{-T(1)/2} ~ 6.6e-3``, not exactly zero, as in
@@ -69,12 +70,6 @@ class VPPath(ProbabilityPath):
         """``alpha_t = exp(-T(1 - t) / 2)``."""
         return torch.exp(-0.5 * self._integral(self._s(t)))
 
-    def d_alpha(self, t: Tensor) -> Tensor:
-        """``alpha'_t = alpha_t beta(1 - t) / 2``; zero on the clamped stretch."""
-        s = self._s(t)
-        inside = (1.0 - t) > self.eps
-        return torch.where(inside, 0.5 * self._beta(s) * torch.exp(-0.5 * self._integral(s)), 0.0)
-
     def mu(self, t: Tensor, x1: Tensor) -> Tensor:
         return self.alpha(t) * x1
 
@@ -82,11 +77,20 @@ class VPPath(ProbabilityPath):
         # 1 - alpha^2 = -expm1(-T): accurate where alpha is close to one.
         return torch.sqrt(-torch.expm1(-self._integral(self._s(t))))
 
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return self.d_alpha(t) * x1
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        """All four from one evaluation of ``T(1 - t)``.
 
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return -self.alpha(t) * self.d_alpha(t) / self.sigma(t)
+        ``alpha' = alpha beta(1 - t) / 2`` and ``sigma' = -alpha alpha' / sigma``,
+        both zero on the clamped stretch, where ``mu`` and ``sigma`` are constant.
+        """
+        s = self._s(t)
+        integral = self._integral(s)
+        alpha = torch.exp(-0.5 * integral)
+        sigma = torch.sqrt(-torch.expm1(-integral))
+        d_alpha = torch.where((1.0 - t) > self.eps, 0.5 * self._beta(s) * alpha, 0.0)
+        return PathPrimitives(
+            mu=alpha * x1, sigma=sigma, d_mu=d_alpha * x1, d_sigma=-alpha * d_alpha / sigma
+        )
 
     @property
     def sigma_max(self) -> float:
