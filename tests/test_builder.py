@@ -131,7 +131,7 @@ def test_solver_options_alone_remake_the_flows_own_solver() -> None:
 
 
 def test_sample_count_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="must be positive; got 0"):
+    with pytest.raises(ValueError, match="x0 must be a positive integer; got 0"):
         flowkit.build(dim=2).sample(0)
 
 

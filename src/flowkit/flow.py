@@ -6,6 +6,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from ._validate import positive_int
 from .field.base import VectorField
 from .likelihood import likelihood
 from .objective.base import Objective
@@ -149,9 +150,7 @@ class Flow(nn.Module):
             ``x1`` of ``x0``'s shape. NFE and steps are in ``flow.last_solution``.
         """
         if isinstance(x0, int):
-            if x0 <= 0:
-                raise ValueError(f"the number of samples must be positive; got {x0}")
-            x0 = self.source(x0, generator)
+            x0 = self.source(positive_int("x0", x0), generator)
         return self.solve(x0, 0.0, 1.0, solver=solver, solver_options=solver_options, grad=grad, **cond).x
 
     # -- likelihood -----------------------------------------------------------------------------

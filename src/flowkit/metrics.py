@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ._validate import positive_int
 from .flow import Flow
 from .likelihood import bits_per_dim
 from .solver.base import Solver
@@ -159,7 +160,8 @@ def evaluate(
     """
     if data.ndim < 2 or data.shape[0] < 2:
         raise ValueError(f"data must hold at least 2 samples, (n, *dims); got shape {tuple(data.shape)}")
-    n_samples = data.shape[0] if n_samples is None else n_samples
+    n_samples = data.shape[0] if n_samples is None else positive_int("n_samples", n_samples)
+    positive_int("batch_size", batch_size)
     options = dict(solver_options) if solver_options else None  # alone: the flow's solver re-made with them
     start = _clock(data.device)
     log_probs, nfes = [], []

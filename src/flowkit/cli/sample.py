@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from .._validate import positive_int
 from ._common import add_solver_arguments, data_entry, heldout_data, load_run, pick_device, solver_options
 
 FORMATS = (".pt", ".npy", ".csv", ".png")
@@ -32,8 +33,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.n <= 0:
-        raise ValueError(f"--n must be positive; got {args.n}")
+    positive_int("--n", args.n)
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in FORMATS:
         raise ValueError(f"--out must end in one of {', '.join(FORMATS)}; got {out.name!r}")

@@ -32,6 +32,7 @@ import functools
 import torch
 from torch import Tensor
 
+from .._validate import positive_int
 from ..errors import MissingDependencyError
 
 LEVELS = 17
@@ -96,8 +97,7 @@ def load_digits(
     elif split == "test":
         raw = raw[is_test]
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"n must be a positive integer or None; got {n!r}")
+        positive_int("n", n)
         if n <= raw.shape[0]:
             pick = torch.randperm(raw.shape[0], generator=generator)[:n]
         else:

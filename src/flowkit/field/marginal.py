@@ -5,6 +5,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._validate import positive_int
 from ..path.base import ProbabilityPath
 from .base import VectorField
 
@@ -104,7 +105,7 @@ class MarginalField(VectorField):
         super().__init__()
         self.path = path
         self.register_buffer("data", data)
-        self.max_elements = max_elements
+        self.max_elements = positive_int("max_elements", max_elements)
 
     def forward(self, t: Tensor, x: Tensor, **cond: Any) -> Tensor:
         if cond:

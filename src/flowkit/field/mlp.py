@@ -5,6 +5,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._validate import positive_int
 from .base import VectorField
 
 
@@ -28,10 +29,8 @@ class MLPField(VectorField):
 
     def __init__(self, dim: int, width: int = 256, depth: int = 4) -> None:
         super().__init__()
-        for name, value in (("dim", dim), ("width", width), ("depth", depth)):
-            if not (isinstance(value, int) and value > 0):
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        self.dim = dim
+        self.dim = positive_int("dim", dim)
+        width, depth = positive_int("width", width), positive_int("depth", depth)
         layers: list[nn.Module] = []
         fan_in = dim + 1
         for _ in range(depth):

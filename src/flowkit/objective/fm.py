@@ -5,6 +5,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._validate import positive_int
 from ..field.marginal import marginal_velocity
 from ..path.base import ProbabilityPath, broadcast_time
 from .cfm import CFM
@@ -47,7 +48,7 @@ class FM(CFM):
                 f"data must be (N, *dims) with at least one data axis; got shape {tuple(data.shape)}"
             )
         self.data = data
-        self.max_elements = max_elements
+        self.max_elements = positive_int("max_elements", max_elements)
 
     def compute(
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any

@@ -3,6 +3,7 @@
 import torch
 from torch import Tensor
 
+from .._validate import in_interval
 from .base import PathPrimitives, ProbabilityPath
 
 
@@ -31,9 +32,7 @@ class OTPath(ProbabilityPath):
     """
 
     def __init__(self, sigma_min: float = 0.0) -> None:
-        if not 0.0 <= sigma_min < 1.0:
-            raise ValueError(f"sigma_min must satisfy 0 <= sigma_min < 1 for the ot path; got {sigma_min}")
-        self.sigma_min = float(sigma_min)
+        self.sigma_min = in_interval("sigma_min", sigma_min, 0.0, 1.0, high_open=True)
 
     def mu(self, t: Tensor, x1: Tensor) -> Tensor:
         return t * x1

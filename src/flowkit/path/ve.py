@@ -5,6 +5,7 @@ import math
 import torch
 from torch import Tensor
 
+from .._validate import positive_float
 from .base import PathPrimitives, ProbabilityPath
 
 
@@ -39,7 +40,9 @@ class VEPath(ProbabilityPath):
     """
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 10.0) -> None:
-        if not 0.0 < sigma_min < sigma_max:
+        positive_float("sigma_min", sigma_min)
+        positive_float("sigma_max", sigma_max)
+        if not sigma_min < sigma_max:
             raise ValueError(
                 f"need 0 < sigma_min < sigma_max; got sigma_min={sigma_min}, sigma_max={sigma_max}"
             )

@@ -5,6 +5,7 @@ import math
 import torch
 from torch import Tensor
 
+from .._validate import in_interval, positive_float
 from .base import PathPrimitives, ProbabilityPath
 
 
@@ -45,13 +46,11 @@ class VPPath(ProbabilityPath):
     """
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, eps: float = 1e-5) -> None:
-        if not 0.0 < beta_min <= beta_max:
-            raise ValueError(f"need 0 < beta_min <= beta_max; got beta_min={beta_min}, beta_max={beta_max}")
-        if not 0.0 < eps < 1.0:
-            raise ValueError(f"eps must lie in (0, 1); got {eps}")
-        self.beta_min = float(beta_min)
-        self.beta_max = float(beta_max)
-        self.eps = float(eps)
+        self.beta_min = positive_float("beta_min", beta_min)
+        self.beta_max = positive_float("beta_max", beta_max)
+        if not beta_min <= beta_max:
+            raise ValueError(f"need beta_min <= beta_max; got beta_min={beta_min}, beta_max={beta_max}")
+        self.eps = in_interval("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
         # The source must match sigma_0 so that psi_0(x0) = alpha_0 x1 + x0 starts from x0's
         # spread; sigma_0 = sqrt(1 - e^{-T(1)}) is one up to 2e-5 with the default betas.
         self.source_std = self.sigma_max
