@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 CODE = DOCS / "tutorials" / "code"
 KEPT = DOCS / "figures" / "tutorials"
-TUTORIALS = ["two_d", "digits", "likelihood", "few_steps", "gpu"]  # likelihood loads digits' run
+TUTORIALS = ["two_d", "digits", "likelihood", "few_steps", "fine_tune", "gpu"]  # likelihood loads digits' run
 NEEDS_SKLEARN = {"digits", "likelihood"}
 
 
