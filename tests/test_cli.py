@@ -185,7 +185,9 @@ def test_plugins_reports_a_plugin_that_failed(capsys: pytest.CaptureFixture[str]
     def flowkit_register(registry: object) -> None:
         raise RuntimeError("boom in register")
 
-    broken = types.SimpleNamespace(flowkit_register=flowkit_register, __name__="broken_plugin")
+    broken = types.SimpleNamespace(
+        flowkit_register=flowkit_register, __name__="broken_plugin", FLOWKIT_PLUGIN_API=1
+    )
     flowkit.plugin.register(broken, name="broken_plugin")
     try:
         with pytest.warns(UserWarning, match="broken_plugin"):
@@ -268,3 +270,38 @@ def test_the_console_entry_point_exits_2_without_a_traceback(tmp_path: Path) -> 
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("flowkit eval: error:") and "Traceback" not in proc.stderr
+
+
+def test_plugins_check_runs_the_suite_and_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "--check", "--all", "--kind", "solver", "--distribution", "Flowkit"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:6] == ["KIND", "NAME", "DISTRIBUTION", "CHECK", "RESULT", "SECONDS"]
+    rows = {(r.split()[1], r.split()[3]): r.split()[4] for r in lines[1:] if r.startswith("solver")}
+    assert rows[("rk4", "order")] == rows[("dopri5", "tolerance")] == "passed"
+    assert lines[-1].endswith("(3 names)") and " 0 failed" in lines[-1]
+
+
+def test_plugins_check_exits_1_on_a_failing_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    class Slow(flowkit.solver.Euler):
+        """Claims order 2; is order 1."""
+
+        order = 2
+
+    @hookimpl
+    def flowkit_register(registry: object) -> None:
+        registry.add_solver("claims-two", Slow)  # type: ignore[attr-defined]
+
+    plugin = types.SimpleNamespace(flowkit_register=flowkit_register, __name__="liar", FLOWKIT_PLUGIN_API=1)
+    flowkit.plugin.register(plugin, name="liar", distribution="flowkit-liar", version="0.1")
+    try:
+        assert main(["plugins", "--check", "--json", "--distribution", "flowkit_liar"]) == 1
+        rows = json.loads(capsys.readouterr().out)
+        status = {r["check"]: r["status"] for r in rows}
+        assert status == {
+            "closed_form": "failed", "dtypes_and_shapes": "passed", "nfe": "passed", "order": "failed",
+        }  # fmt: skip
+        assert all(r["distribution"] == "flowkit-liar" and r["name"] == "claims-two" for r in rows)
+    finally:
+        flowkit.plugin.unregister("liar")
+    assert main(["plugins", "--all"]) == 2  # --all without --check: a usage error
+    assert "--check" in capsys.readouterr().err

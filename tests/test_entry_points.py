@@ -26,6 +26,8 @@ PLUGIN_NAMES = [
     ("path", "polynomial", "flowkit-schedules", "flowkit_schedules.plugin"),
     ("solver", "heun", "flowkit-schedules", "flowkit_schedules.plugin"),
     ("solver", "midpoint", "flowkit-schedules", "flowkit_schedules.plugin"),
+    ("solver", "ab2", "flowkit-schedules", "flowkit_schedules.plugin"),
+    ("solver", "ab3", "flowkit-schedules", "flowkit_schedules.plugin"),
     ("objective", "ot-cfm", "flowkit-ot", "flowkit_ot.plugin"),
 ]
 DISTRIBUTIONS = sorted({(dist, module) for _, _, dist, module in PLUGIN_NAMES})

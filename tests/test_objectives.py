@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from flowkit import MarginalField, MLPField
@@ -22,7 +21,7 @@ from flowkit import testing as fkt
 from flowkit.field import marginal_velocity
 from flowkit.objective import CFM, FM, Objective
 from flowkit.path import OTPath, ProbabilityPath
-from flowkit.path.base import broadcast_time
+from flowkit.path.base import PathSample, broadcast_time
 from flowkit.plugin import get_registry
 from flowkit.solver import Dopri5
 
@@ -40,8 +39,8 @@ def data_set(n: int = 6, seed: int = 0) -> Tensor:
 
 
 # -- the conformance suite over the registry ----------------------------------------------------
-@pytest.mark.parametrize("path_name", get_registry().names("path"))
-@pytest.mark.parametrize("name", get_registry().names("objective"))
+@pytest.mark.parametrize("path_name", get_registry().names("path", distribution="flowkit"))
+@pytest.mark.parametrize("name", get_registry().names("objective", distribution="flowkit"))
 def test_registered_objective_conforms(
     name: str, path_name: str, device: torch.device, make_part: MakePart
 ) -> None:
@@ -54,16 +53,6 @@ def test_fm_with_its_own_data_set_conforms() -> None:
 
 
 # -- negative controls for the objective checks -------------------------------------------------
-def draw_like_cfm(
-    objective: CFM, path: ProbabilityPath, x1: Tensor, x0: Tensor | None
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``(t, x_t, target)`` drawn as ``CFM`` draws them (``x0`` from the source when not given)."""
-    t = objective.sample_time(x1)
-    x0 = path.sample_source(x1.shape, dtype=x1.dtype) if x0 is None else x0
-    xt, target = path.interpolate(broadcast_time(t, x1), x0, x1)
-    return t, xt, target
-
-
 class DetachedLoss(CFM):
     def compute(
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
@@ -82,21 +71,18 @@ class PerSampleLoss(CFM):
     def compute(
         self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
     ) -> Tensor:
-        t, xt, target = draw_like_cfm(self, path, x1, x0)
-        return (field(t, xt, **cond) - target).square().mean(1)
+        s = self.draw(path, x1, x0)
+        return (field(s.t, s.xt, **cond) - s.target).square().mean(1)
 
 
 class ScaledTarget(CFM):
-    """Regresses onto ``scale * target``: a wrong formula."""
+    """Regresses onto ``scale * target``: a wrong formula (one overridden method)."""
 
     def __init__(self, scale: float) -> None:
         self.scale = scale
 
-    def compute(
-        self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
-    ) -> Tensor:
-        t, xt, target = draw_like_cfm(self, path, x1, x0)
-        return F.mse_loss(field(t, xt, **cond), self.scale * target)
+    def target(self, path: ProbabilityPath, sample: PathSample) -> Tensor:
+        return self.scale * sample.target
 
 
 @pytest.mark.parametrize(
@@ -146,6 +132,91 @@ def test_cfm_loss_is_mean_squared_error_at_the_drawn_times() -> None:
     assert float(loss) == pytest.approx(float(want), rel=1e-12)
 
 
+# -- the hooks: draw, target, weight ------------------------------------------------------------
+class Recorder:
+    """A field ``v_t(x) = t x`` that records the times and points it was called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Tensor, Tensor]] = []
+
+    def __call__(self, t: Tensor, x: Tensor, **cond: Any) -> Tensor:
+        self.calls.append((t, x))
+        return x * t[:, None]
+
+
+def test_draw_samples_x0_couples_then_interpolates() -> None:
+    """``draw``: x0 from the path's source when omitted, coupling applied, then psi_t by the closed form."""
+
+    class Swap(CFM):  # a coupling that reverses the source batch
+        def couple(self, x0: Tensor, x1: Tensor) -> tuple[Tensor, Tensor]:
+            return x0.flip(0), x1
+
+    path, sigma_min = OTPath(sigma_min=0.1), 0.1
+    g = torch.Generator().manual_seed(7)
+    x0, x1 = torch.randn(16, 3, generator=g, dtype=F64), torch.randn(16, 3, generator=g, dtype=F64)
+    s = Swap().draw(path, x1, x0)
+    t = s.t[:, None]
+    torch.testing.assert_close(s.x0, x0.flip(0), rtol=0, atol=0)
+    torch.testing.assert_close(s.xt, (1 - (1 - sigma_min) * t) * x0.flip(0) + t * x1, rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(s.target, x1 - (1 - sigma_min) * x0.flip(0), rtol=1e-14, atol=1e-14)
+    assert s.t.shape == (16,) and bool(((s.t >= 0) & (s.t <= 1)).all())
+    # x0 omitted: drawn from p_0 with the path's source_std, by the global generator.
+    ve = get_registry().get("path", "ve").cls()
+    torch.manual_seed(3)
+    drawn = CFM().draw(ve, torch.zeros(4000, 2, dtype=F64)).x0
+    assert float(drawn.std()) == pytest.approx(float(ve.source_std), rel=0.05)
+
+
+def test_time_weighted_objective_overrides_one_method() -> None:
+    """``weight(sample) = w(t)``: the loss is the batch mean of w_i times the per-sample mean square."""
+
+    class TimeWeighted(CFM):
+        def weight(self, sample: PathSample) -> Tensor:
+            return 1.0 + 3.0 * sample.t**2
+
+    path = OTPath(sigma_min=0.05)
+    g = torch.Generator().manual_seed(8)
+    x0, x1 = torch.randn(32, 2, generator=g, dtype=F64), torch.randn(32, 2, generator=g, dtype=F64)
+    field = Recorder()
+    loss = TimeWeighted()(field, path, x1, x0)
+    ((t, xt),) = field.calls
+    target = x1 - (1 - 0.05) * x0  # the OT path's conditional velocity
+    want = ((1.0 + 3.0 * t**2) * (xt * t[:, None] - target).square().mean(1)).mean()
+    assert float(loss) == pytest.approx(float(want), rel=1e-12)
+    # Not renormalised by sum(w): a constant weight c scales the loss by c.
+    torch.manual_seed(0)
+    plain = float(CFM()(field, path, x1, x0))
+
+    class Doubled(CFM):
+        def weight(self, sample: PathSample) -> Tensor:
+            return torch.full_like(sample.t, 2.0)
+
+    torch.manual_seed(0)
+    assert float(Doubled()(field, path, x1, x0)) == pytest.approx(2 * plain, rel=1e-12)
+
+
+def test_x_prediction_objective_overrides_the_target() -> None:
+    class XPrediction(CFM):
+        def target(self, path: ProbabilityPath, sample: PathSample) -> Tensor:
+            return sample.x1
+
+    g = torch.Generator().manual_seed(9)
+    x0, x1 = torch.randn(32, 2, generator=g, dtype=F64), torch.randn(32, 2, generator=g, dtype=F64)
+    field = Recorder()
+    loss = XPrediction()(field, OTPath(), x1, x0)
+    ((t, xt),) = field.calls
+    assert float(loss) == pytest.approx(float((xt * t[:, None] - x1).square().mean()), rel=1e-12)
+
+
+def test_fm_and_ot_cfm_override_one_method_each() -> None:
+    """FM changes only the target; no objective of the CFM family copies ``compute``."""
+    assert FM.compute is CFM.compute and FM.draw is CFM.draw
+    assert FM.target is not CFM.target
+    for entry in get_registry().entries():
+        if entry.kind == "objective" and issubclass(entry.cls, CFM):
+            assert entry.cls.compute is CFM.compute, f"{entry.name} copies CFM.compute"
+
+
 # -- Theorem 12: grad FM = grad CFM in expectation ----------------------------------------------
 class UniformWeightsFM(CFM):
     """Wrong marginal: averages the conditional fields with uniform weights (forgets the posterior)."""
@@ -153,13 +224,9 @@ class UniformWeightsFM(CFM):
     def __init__(self, data: Tensor) -> None:
         self.data = data
 
-    def compute(
-        self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
-    ) -> Tensor:
-        assert x0 is not None
-        t, xt, _ = draw_like_cfm(self, path, x1, x0)
-        target = torch.stack([path.velocity(t, xt, d.expand_as(xt)) for d in self.data]).mean(0)
-        return F.mse_loss(field(t, xt, **cond), target)
+    def target(self, path: ProbabilityPath, sample: PathSample) -> Tensor:
+        t, xt = sample.t, sample.xt
+        return torch.stack([path.velocity(t, xt, d.expand_as(xt)) for d in self.data]).mean(0)
 
 
 class WrongPathFM(FM):
@@ -169,12 +236,9 @@ class WrongPathFM(FM):
         super().__init__(data)
         self.other = other
 
-    def compute(
-        self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
-    ) -> Tensor:
-        assert x0 is not None and self.data is not None
-        t, xt, _ = draw_like_cfm(self, path, x1, x0)
-        return F.mse_loss(field(t, xt, **cond), marginal_velocity(self.other, t, xt, self.data))
+    def target(self, path: ProbabilityPath, sample: PathSample) -> Tensor:
+        assert self.data is not None
+        return marginal_velocity(self.other, sample.t, sample.xt, self.data)
 
 
 def gradient_difference_z(
@@ -273,7 +337,7 @@ def brute_force_marginal(path: ProbabilityPath, t: Tensor, x: Tensor, data: Tens
 
 
 @pytest.mark.parametrize("shape", [(2,), (1, 2, 2)])
-@pytest.mark.parametrize("name", get_registry().names("path"))
+@pytest.mark.parametrize("name", get_registry().names("path", distribution="flowkit"))
 def test_marginal_velocity_matches_brute_force_for_any_chunk_size(
     name: str, shape: tuple[int, ...], make_part: MakePart
 ) -> None:
@@ -313,7 +377,7 @@ def test_marginal_velocity_of_one_point_is_the_conditional_field(
 
 
 # -- bad input ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", get_registry().names("objective"))
+@pytest.mark.parametrize("name", get_registry().names("objective", distribution="flowkit"))
 def test_objective_bad_input(name: str, make_part: MakePart) -> None:
     objective, path = make_part("objective", name), OTPath()
     field = MLPField(2, width=8, depth=1)

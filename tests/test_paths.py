@@ -35,7 +35,7 @@ MakePart = Callable[[str, str], Any]  # the make_part fixture (conftest.py): mak
 
 # Boundary expectations that differ from "mu_0 = 0": VE starts from N(x1, sigma_max^2 I).
 BOUNDARY_OPTIONS: dict[str, dict[str, object]] = {"ve": {"source_mean": lambda x1: x1}}
-PATH_NAMES = get_registry().names("path")
+PATH_NAMES = get_registry().names("path", distribution="flowkit")
 
 
 # -- the conformance suite over the registry ----------------------------------------------------

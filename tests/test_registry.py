@@ -91,18 +91,53 @@ def test_unknown_name_without_close_match_still_lists_names(monkeypatch: pytest.
         get_registry().get("objective", "zzzzzz")
 
 
-def test_two_plugins_claiming_one_name_fail_naming_both() -> None:
+def test_a_plugin_claiming_a_builtin_name_is_refused_and_the_builtin_kept() -> None:
+    class MyEuler(Euler):
+        pass
+
     @hookimpl
     def flowkit_register(registry: Registry) -> None:
-        registry.add_solver("euler", Euler)
+        registry.add_solver("euler", MyEuler)
+        registry.add_solver("my-euler", MyEuler)
 
     register(_plugin("clashing_plugin", flowkit_register), distribution="flowkit-clash", version="9.9")
+    assert get_registry().get("solver", "euler").cls is Euler  # flowkit's own name keeps working
+    assert get_registry().get("solver", "my-euler").cls is MyEuler  # the plugin's other names load
+    (clash,) = get_registry().clashes()
+    message = clash.message()
+    assert "solver 'euler' is flowkit's own" in message
+    assert "flowkit-clash 9.9 (clashing_plugin)" in message and "refused" in message
+
+
+def test_two_plugins_claiming_one_name_make_only_that_name_unusable() -> None:
+    class A(Euler):
+        pass
+
+    class B(Euler):
+        pass
+
+    @hookimpl
+    def register_a(registry: Registry) -> None:
+        registry.add_solver("shared", A)
+        registry.add_solver("only-a", A)
+
+    @hookimpl
+    def register_b(registry: Registry) -> None:
+        registry.add_solver("shared", B)
+
+    register_a.__name__ = register_b.__name__ = "flowkit_register"
+    register(_plugin("plugin_a", register_a), distribution="flowkit-a", version="1.0")
+    register(_plugin("plugin_b", register_b), distribution="flowkit-b", version="2.0")
     with pytest.raises(DuplicateNameError) as info:
-        get_registry()
+        flowkit.build(solver="shared", dim=2)
     message = str(info.value)
-    assert "solver 'euler'" in message
-    assert f"flowkit {flowkit.__version__} (flowkit.solver.plugin)" in message
-    assert "flowkit-clash 9.9 (clashing_plugin)" in message
+    assert "solver 'shared' is registered by flowkit-a 1.0 (plugin_a) and flowkit-b 2.0 (plugin_b)" in message
+    assert "FLOWKIT_BLOCK_PLUGINS=flowkit-a or FLOWKIT_BLOCK_PLUGINS=flowkit-b" in message
+    assert "instance of its class" in message
+    assert "shared" not in get_registry().names("solver")
+    assert flowkit.build(solver="only-a", dim=2).solver.__class__ is A  # every other name still works
+    assert flowkit.build(solver="rk4", dim=2).solver.__class__.__name__ == "RK4"
+    assert flowkit.build(solver=B(steps=3), dim=2).solver.steps == 3  # picking one by instance
 
 
 def test_a_broken_plugin_warns_and_the_rest_still_load() -> None:
@@ -111,13 +146,16 @@ def test_a_broken_plugin_warns_and_the_rest_still_load() -> None:
         registry.add_path("good-before-crash", OTPath)
         raise RuntimeError("boom")
 
-    register(_plugin("broken_plugin", flowkit_register))
-    with pytest.warns(UserWarning, match=r"broken_plugin.*RuntimeError: boom"):
+    register(_plugin("broken_plugin", flowkit_register), distribution="flowkit-broken")
+    with pytest.warns(UserWarning, match=r"broken_plugin.*flowkit-broken.*RuntimeError: boom"):
         registry = get_registry()
     assert "ot" in registry.names("path")
     # Nothing half-registered survives the failure.
     assert "good-before-crash" not in registry.names("path")
-    assert any(f.plugin == "broken_plugin" and "boom" in f.reason for f in failures())
+    assert any(
+        f.plugin == "broken_plugin" and f.distribution == "flowkit-broken" and "boom" in f.reason
+        for f in failures()
+    )
 
 
 def test_registering_a_non_interface_class_is_reported() -> None:
@@ -148,6 +186,56 @@ def test_unknown_option_names_the_option_and_the_accepted_ones() -> None:
 def test_options_with_an_instance_are_refused() -> None:
     with pytest.raises(OptionError, match="with a path instance"):
         flowkit.build(path=OTPath(), path_options={"sigma_min": 0.1}, dim=2)
+
+
+def test_register_applies_the_api_version_check() -> None:
+    @hookimpl
+    def flowkit_register(registry: Registry) -> None:
+        registry.add_path("never", OTPath)
+
+    old = types.ModuleType("old_style_plugin")
+    old.flowkit_register = flowkit_register  # type: ignore[attr-defined]
+    with pytest.raises(flowkit.errors.PluginError, match="declares no FLOWKIT_PLUGIN_API"):
+        register(old)
+    old.FLOWKIT_PLUGIN_API = 99  # type: ignore[attr-defined]
+    with pytest.raises(flowkit.errors.PluginError, match="targets plugin API 99; this flowkit supports 1"):
+        register(old)
+    assert "never" not in get_registry().names("path")
+
+
+def test_register_refuses_a_misspelled_or_unmarked_hook() -> None:
+    @hookimpl
+    def flowkit_registr(registry: Registry) -> None:
+        raise AssertionError("never called")
+
+    typo = _plugin("typo_plugin", None)
+    del typo.flowkit_register  # type: ignore[attr-defined]
+    typo.flowkit_registr = flowkit_registr  # type: ignore[attr-defined]
+    with pytest.raises(flowkit.errors.PluginError, match="implements flowkit_registr, which is not a"):
+        register(typo)
+
+    def flowkit_register(registry: Registry) -> None:  # no @hookimpl
+        registry.add_path("never", OTPath)
+
+    with pytest.raises(flowkit.errors.PluginError, match="not marked with @hookimpl"):
+        register(_plugin("unmarked_plugin", flowkit_register))
+    assert "never" not in get_registry().names("path")
+    get_registry()  # the manager is still usable: nothing half-registered
+
+
+def test_solver_without_an_order_is_refused_at_registration() -> None:
+    class NoOrder(flowkit.solver.FixedStepSolver):
+        evals_per_step = 1
+
+        def step(self, field, t, h, t_mid, t_end, x):  # type: ignore[no-untyped-def]
+            return x
+
+    class FloatOrder(NoOrder):
+        order = 1.5  # type: ignore[assignment]
+
+    for cls, got in ((NoOrder, "None"), (FloatOrder, "1.5")):
+        with pytest.raises(flowkit.errors.PluginError, match=f"must declare its order.*got {got}"):
+            Registry().add_solver("bad", cls)
 
 
 def test_plugin_without_api_version_is_refused_when_loaded_from_entry_points(

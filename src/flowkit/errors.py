@@ -54,3 +54,39 @@ class CorruptCheckpointError(CheckpointError):
 
 class RunMismatchError(CheckpointError):
     """A run folder that holds another run than the one being trained or resumed."""
+
+
+class RunLockedError(CheckpointError):
+    """A run folder that another live process holds the lock of.
+
+    Attributes:
+        pid: the process id of the holder, when it could be read.
+    """
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class NonFiniteWeightsError(CheckpointError, FloatingPointError):
+    """Weights holding NaN or infinite values, refused when saving or loading a checkpoint.
+
+    Attributes:
+        tensor: the name of the first bad tensor (``"model/net.0.weight"``).
+    """
+
+    def __init__(self, message: str, tensor: str | None = None) -> None:
+        super().__init__(message)
+        self.tensor = tensor
+
+
+class SolverError(FlowkitError, RuntimeError):
+    """A solve that could not finish (an adaptive solver reaching its step limit).
+
+    Attributes:
+        nfe: field evaluations spent before giving up.
+    """
+
+    def __init__(self, message: str, nfe: int | None = None) -> None:
+        super().__init__(message)
+        self.nfe = nfe

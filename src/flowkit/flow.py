@@ -6,6 +6,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from . import _boundary
 from ._validate import positive_int
 from .field.base import VectorField
 from .likelihood import likelihood
@@ -69,6 +70,7 @@ class Flow(nn.Module):
     # -- training -------------------------------------------------------------------------------
     def loss(self, x1: Tensor, x0: Tensor | None = None, **cond: Any) -> Tensor:
         """The objective's scalar loss on a data batch ``x1 (batch, *dims)``; ``cond`` reaches the field."""
+        _boundary.check_loss(self, x1, x0)
         return self.objective(self.field, self.path, x1, x0, **cond)
 
     def forward(self, x1: Tensor, x0: Tensor | None = None, **cond: Any) -> Tensor:
@@ -112,6 +114,7 @@ class Flow(nn.Module):
         trajectory at ``t_eval`` if requested, NFE and step counts. With
         ``grad=True`` the graph is kept (see [`sample`][flowkit.Flow.sample]).
         """
+        _boundary.check_batch(self, x, "x")
         params = tuple(self.field.parameters())
         with torch.set_grad_enabled(grad):
             sol = self._solver(solver, solver_options).solve(
@@ -151,6 +154,7 @@ class Flow(nn.Module):
         """
         if isinstance(x0, int):
             x0 = self.source(positive_int("x0", x0), generator)
+        _boundary.check_batch(self, x0, "x0")
         return self.solve(x0, 0.0, 1.0, solver=solver, solver_options=solver_options, grad=grad, **cond).x
 
     # -- likelihood -----------------------------------------------------------------------------
@@ -177,6 +181,7 @@ class Flow(nn.Module):
         (``solver_options={"adjoint": True}`` for memory that does not grow with
         the steps). NFE and steps are in ``flow.last_solution``.
         """
+        _boundary.check_batch(self, x, "x")
         result = likelihood(
             self._field_fn(cond),
             x,

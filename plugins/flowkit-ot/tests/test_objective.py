@@ -1,4 +1,4 @@
-"""The ot-cfm objective: conformance, pairing, registration through the entry point, and training."""
+"""The ot-cfm objective: pairing, registration, training (the suite runs in test_conformance.py)."""
 
 import pytest
 import torch
@@ -6,13 +6,6 @@ from conftest import eight_gaussians
 from flowkit_ot import OTCFM, squared_distances
 
 import flowkit
-from flowkit.path import OTPath
-from flowkit.testing import check_objective
-
-
-@pytest.mark.parametrize("method", ["exact", "sinkhorn"])
-def test_conformance(method: str, device: torch.device) -> None:
-    check_objective(OTCFM(method=method), OTPath(), device=device)
 
 
 @pytest.mark.parametrize("method", ["exact", "sinkhorn"])

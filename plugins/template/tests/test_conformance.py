@@ -1,48 +1,18 @@
-"""Generic tests: nothing to edit after copying the template.
+"""flowkit's conformance suite on everything this distribution registers: nothing to edit.
 
-They find what this distribution registers (its name is read from
-pyproject.toml) through flowkit's registry, so they also check that the entry
-point works, and run flowkit's conformance suite on every registered class.
-Add your own tests for what is specific to your plugin next to this file.
+``conformance_tests`` finds what the installed distribution (its name read
+from pyproject.toml) registers through flowkit's registry, so it also checks
+that the entry point works, and adds one test per class and check. Pass your
+classes with non-default options too (``paths=[MyPath(a=2)]``, ``solvers=...``,
+``objectives=...``), and per-check tolerances as ``(item, {"options": {...}})``.
 """
 
 import re
 from pathlib import Path
 
-import pytest
-
-import flowkit
-from flowkit.plugin import Entry
-from flowkit.testing import check_objective, check_path, check_solver
+from flowkit.testing import conformance_tests
 
 PYPROJECT = (Path(__file__).parents[1] / "pyproject.toml").read_text()
 DISTRIBUTION = re.search(r'^name\s*=\s*"([^"]+)"', PYPROJECT, re.MULTILINE).group(1)  # type: ignore[union-attr]
 
-
-def registered() -> list[Entry]:
-    return [e for e in flowkit.available() if e.source.distribution == DISTRIBUTION]
-
-
-def test_registered_through_the_entry_point() -> None:
-    names = [f"{e.kind} {e.name!r}" for e in registered()]
-    problems = [f.reason for f in flowkit.plugin.failures() if f.distribution == DISTRIBUTION]
-    assert names, (
-        f"{DISTRIBUTION} registered nothing; is it installed (pip install -e .)? "
-        f"Load problems: {problems or 'none'}"
-    )
-
-
-@pytest.mark.parametrize("entry", registered(), ids=lambda e: f"{e.kind}-{e.name}")
-def test_conformance(entry: Entry) -> None:
-    if entry.kind == "path":
-        check_path(entry.cls())
-    elif entry.kind == "solver":
-        check_solver(entry.cls)
-    else:
-        check_objective(entry.cls())
-
-
-@pytest.mark.parametrize("entry", registered(), ids=lambda e: f"{e.kind}-{e.name}")
-def test_flowkit_build_finds_it(entry: Entry) -> None:
-    flow = flowkit.build(**{entry.kind: entry.name}, dim=2)
-    assert isinstance(getattr(flow, entry.kind), entry.cls)
+conformance_tests(globals(), distribution=DISTRIBUTION)

@@ -2,14 +2,19 @@
 
 import argparse
 import ast
+import os
+import signal
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from .._validate import nonnegative_int, positive_int
 from ..errors import FlowkitError
 
 EXIT_USAGE = 2
@@ -19,21 +24,109 @@ HELDOUT_SEED_OFFSET = 1_000_003
 """Held-out draws of a 2-D toy use the training seed plus this, so they never repeat training points."""
 
 
+class Terminated(BaseException):
+    """``SIGTERM`` turned into an exception, so that ``finally`` blocks (locks, temporary files) run."""
+
+
+@contextmanager
+def sigterm_as_exception() -> Iterator[None]:
+    """While inside, ``SIGTERM`` raises [`Terminated`][flowkit.cli._common.Terminated] (main thread only)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_guarded(
     fn: Callable[[argparse.Namespace], int], args: argparse.Namespace, traceback: bool = False
 ) -> int:
-    """Run a subcommand; a ``FlowkitError`` or bad value becomes one line on stderr and status 2."""
+    """Run a subcommand; an error a person can cause becomes one line on stderr and status 2.
+
+    Those are flowkit's own errors, bad values (``ValueError``) and the
+    operating system's refusals (``OSError``: a full disk, a folder that cannot
+    be written), whose message names the file. ``Ctrl-C`` exits with 130 and
+    ``SIGTERM`` with 143, after cleaning up (locks, temporary files).
+    """
     try:
-        return fn(args)
-    except (FlowkitError, ValueError) as exc:
+        with sigterm_as_exception():
+            return fn(args)
+    except (FlowkitError, ValueError, OSError) as exc:
         if traceback:
             raise
-        message = " ".join(str(exc).split())  # one line, whatever the exception holds
+        text = str(exc)
+        if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in text:
+            text = f"{exc.filename}: {text}"
+        message = " ".join(text.split())  # one line, whatever the exception holds
         print(f"flowkit {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"flowkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"flowkit {args.command}: terminated", file=sys.stderr)
+        return 143
+
+
+def positive(flag: str, value: int | None) -> None:
+    """Raise ``ValueError`` naming ``flag`` unless ``value`` is ``None`` or a positive integer."""
+    if value is not None:
+        positive_int(flag, value)
+
+
+def nonnegative(flag: str, value: int | None) -> None:
+    """Raise ``ValueError`` naming ``flag`` unless ``value`` is ``None`` or a non-negative integer."""
+    if value is not None:
+        nonnegative_int(flag, value)
+
+
+def _probe_writable(folder: Path, flag: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".flowkit-probe-"):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"{flag} {folder}: cannot write there ({exc.strerror or exc}); choose a writable folder"
+        ) from None
+
+
+def check_output_file(path: Path, flag: str = "--out") -> None:
+    """Before any work: ``path`` is not a folder and its folder can be written (made if missing)."""
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is an existing folder; give a file name such as {path / 'out'}")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{flag} {path} exists and is not a regular file")
+    _probe_writable(path.parent, flag)
+
+
+def check_output_folder(path: Path, flag: str = "--out") -> None:
+    """Before any work: ``path`` is not a file and can be written (made if missing)."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {path} is an existing file; give a folder")
+    _probe_writable(path, flag)
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path``.
+
+    A failure (or an interruption) removes the temporary file and leaves ``path`` as it was.
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def parse_value(text: str) -> Any:

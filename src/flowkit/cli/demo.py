@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ._common import heldout_data, pick_device
+from ._common import check_output_folder, heldout_data, nonnegative, pick_device, positive
 from .evaluate import print_report
 
 DEFAULTS = {"data": "moons", "steps": 4000, "batch_size": 256, "lr": 2e-3, "width": 256, "depth": 4}
@@ -54,13 +54,21 @@ def run(args: argparse.Namespace) -> int:
     from ..metrics import evaluate
     from ..plots import data_bounds, density_grid, plot_density, plot_loss, plot_samples, plot_trajectories
     from ..train import TrainConfig, save_checkpoint, train
+    from ..train.files import MANIFEST_FILE
+    from ..train.manifest import check_same_run, make_manifest, read_manifest
     from .train import load_training_data
 
     wall = time.perf_counter()
+    for flag in ("steps", "batch_size", "width", "depth", "n_eval"):
+        positive("--" + flag.replace("_", "-"), getattr(args, flag))
+    nonnegative("--threads", args.threads)
+    if args.grid < 2:
+        raise ValueError(f"--grid must be an integer of at least 2 (points per side); got {args.grid}")
     spec = get_dataset(args.data)
     if spec.event_shape != (2,):
         raise ValueError(f"the demo draws 2-D data; {args.data!r} has samples of shape {spec.event_shape}")
     out = Path(args.out)
+    check_output_folder(out)  # before the work, not after
     device = pick_device(args.device)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -72,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         model=MLPField(2, width=args.width, depth=args.depth),
         dim=2,
     )
+    if (out / "run" / MANIFEST_FILE).is_file():  # refuse another run's folder now, not after training
+        planned = make_manifest(flow, None, {"name": spec.name})
+        check_same_run(out / "run", read_manifest(out / "run"), planned)
     config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,

@@ -10,6 +10,7 @@ from ._common import (
     heldout_data,
     load_run,
     pick_device,
+    positive,
     solver_options,
     training_seed,
 )
@@ -42,12 +43,20 @@ def run(args: argparse.Namespace) -> int:
 
     from ..metrics import evaluate
 
+    positive("--n", args.n)
+    positive("--samples", args.samples)
     device = pick_device(args.device)
     _, ema_flow, state = load_run(args.checkpoint, device)
     name = args.data or data_entry(state).get("name")
     if name is None:
         raise ValueError(f"{args.checkpoint} records no data set; pass --data NAME")
     data, bin_width = heldout_data(name, args.n, training_seed(state), device)
+    if ema_flow.event_shape is not None and tuple(data.shape[1:]) != tuple(ema_flow.event_shape):
+        raise ValueError(
+            f"--data {name} has samples of shape {tuple(data.shape[1:])} but the run in {args.checkpoint} "
+            f"was trained on shape {tuple(ema_flow.event_shape)} ({data_entry(state).get('name')}); "
+            "pass --data with a data set of that shape"
+        )
     generator = torch.Generator(device=device).manual_seed(args.seed)
     result = evaluate(
         ema_flow,

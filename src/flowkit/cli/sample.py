@@ -7,8 +7,17 @@ from typing import Any
 
 import torch
 
-from .._validate import positive_int
-from ._common import add_solver_arguments, data_entry, heldout_data, load_run, pick_device, solver_options
+from ._common import (
+    add_solver_arguments,
+    check_output_file,
+    data_entry,
+    heldout_data,
+    load_run,
+    pick_device,
+    positive,
+    solver_options,
+    write_atomically,
+)
 
 FORMATS = (".pt", ".npy", ".csv", ".png")
 
@@ -33,10 +42,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    positive_int("--n", args.n)
+    positive("--n", args.n)
     out = Path(args.out) if args.out else None
-    if out is not None and out.suffix.lower() not in FORMATS:
-        raise ValueError(f"--out must end in one of {', '.join(FORMATS)}; got {out.name!r}")
+    if out is not None:
+        if out.suffix.lower() not in FORMATS:
+            raise ValueError(f"--out must end in one of {', '.join(FORMATS)}; got {out.name!r}")
+        check_output_file(out)  # before the work, not after
     device = pick_device(args.device)
     flow, ema_flow, state = load_run(args.checkpoint, device, args.solver, solver_options(args))
     model = flow if args.no_ema else ema_flow
@@ -62,18 +73,19 @@ def _fmt(v: torch.Tensor, k: int = 4) -> str:
 
 
 def _write(out: Path, x: torch.Tensor, args: argparse.Namespace, state: Any, device: torch.device) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """Write the samples by ``out``'s suffix, atomically (a failure leaves no partial file)."""
     suffix = out.suffix.lower()
     if suffix == ".pt":
-        torch.save(x, out)
+        write_atomically(out, lambda tmp: torch.save(x, tmp))
     elif suffix == ".npy":
         import numpy as np
 
-        np.save(out, x.numpy())
+        write_atomically(out, lambda tmp: np.save(tmp, x.numpy()))
     elif suffix == ".csv":
         import numpy as np
 
-        np.savetxt(out, x.reshape(x.shape[0], -1).numpy(), delimiter=",", fmt="%.6g")
+        flat = x.reshape(x.shape[0], -1).numpy()
+        write_atomically(out, lambda tmp: np.savetxt(tmp, flat, delimiter=",", fmt="%.6g"))
     else:
         from ..plots import plot_samples
 
@@ -81,4 +93,8 @@ def _write(out: Path, x: torch.Tensor, args: argparse.Namespace, state: Any, dev
         if name is None:
             raise ValueError("the run records no data set to draw beside the samples; save to .pt instead")
         data, _ = heldout_data(name, x.shape[0] if name != "digits" else None, args.seed, device)
-        plot_samples(x, data.cpu(), out, title=f"{args.checkpoint}: step {state.step}")
+
+        def draw(tmp: Path) -> None:
+            plot_samples(x, data.cpu(), tmp, title=f"{args.checkpoint}: step {state.step}")
+
+        write_atomically(out, draw)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ._common import is_main_process, parse_options, pick_device
+from ._common import is_main_process, parse_options, pick_device, positive
 
 
 def add_parser(sub: Any) -> None:
@@ -17,7 +17,9 @@ def add_parser(sub: Any) -> None:
         description=(
             "Train a flow-matching model and write its run folder (manifest.json, checkpoint.safetensors, "
             "metrics.jsonl). If --out already holds this run, training resumes from its checkpoint up to "
-            "--steps; a folder holding another run is refused."
+            "--steps; a folder holding another run, or this run with other settings (--lr, --batch-size, "
+            "--seed, --warmup-steps, ...), is refused, listing the differences. The folder is locked while "
+            "a run trains in it."
         ),
     )
     p.add_argument(
@@ -46,6 +48,12 @@ def add_parser(sub: Any) -> None:
         p.add_argument(
             f"--{part}-option", action="append", metavar="KEY=VALUE", help=f"{part} option (repeatable)"
         )
+    p.add_argument(
+        "--override-settings",
+        action="store_true",
+        help="resume even though settings that change the result differ from the folder's; the change "
+        "is recorded in manifest.json as an amendment with its step",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -66,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from ..plugin import get_registry
     from ..train import TrainConfig, train
 
+    for flag in ("steps", "batch_size", "width", "depth", "data_size", "checkpoint_every", "log_every"):
+        positive("--" + flag.replace("_", "-"), getattr(args, flag))
+    torch.manual_seed(args.seed)  # before anything is built: the initial weights follow --seed
     data, bin_width = load_training_data(args.data, args.data_size, args.seed)
     options = {
         part: parse_options(getattr(args, f"{part}_option"), f"--{part}-option")
@@ -102,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         resume=True,
         progress=not args.quiet,
+        override_settings=args.override_settings,
     )
     result = train(flow, data, config)
     if not is_main_process():

@@ -1,13 +1,10 @@
 """Flow matching against the exact marginal field of an empirical data set (Eq. 5 and 11)."""
 
-from typing import Any
-
-import torch.nn.functional as F
 from torch import Tensor
 
 from .._validate import positive_int
 from ..field.marginal import marginal_velocity
-from ..path.base import ProbabilityPath, broadcast_time
+from ..path.base import PathSample, ProbabilityPath
 from .cfm import CFM
 
 
@@ -24,6 +21,7 @@ class FM(CFM):
     [`marginal_velocity`][flowkit.field.marginal_velocity]), streamed in chunks.
     Points ``x ~ p_t`` are drawn as ``psi_t(x0 | x1)`` with ``x1`` from the batch.
     Same scaling as [`CFM`][flowkit.objective.CFM]: mean over batch and entries.
+    Only the [`target`][flowkit.objective.FM.target] differs from CFM.
 
     Args:
         data: the data set defining the empirical distribution ``(N, *dims)``.
@@ -50,19 +48,13 @@ class FM(CFM):
         self.data = data
         self.max_elements = positive_int("max_elements", max_elements)
 
-    def compute(
-        self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
-    ) -> Tensor:
-        if x0 is None:
-            x0 = path.sample_source(x1.shape, device=x1.device, dtype=x1.dtype)
-        x0, x1 = self.couple(x0, x1)
-        t = self.sample_time(x1)
-        xt, _ = path.interpolate(broadcast_time(t, x1), x0, x1)
+    def target(self, path: ProbabilityPath, sample: PathSample) -> Tensor:
+        """The exact marginal field ``u_t(x_t)`` of the data set (of the batch when ``data`` is ``None``)."""
+        x1 = sample.x1
         if self.data is not None and (self.data.device != x1.device or self.data.dtype != x1.dtype):
             self.data = self.data.to(device=x1.device, dtype=x1.dtype)  # moved once, then held there
         data = x1 if self.data is None else self.data
-        target = marginal_velocity(path, t, xt, data, self.max_elements)
-        return F.mse_loss(field(t, xt, **cond), target)
+        return marginal_velocity(path, sample.t, sample.xt, data, self.max_elements)
 
     def __repr__(self) -> str:
         size = None if self.data is None else tuple(self.data.shape)

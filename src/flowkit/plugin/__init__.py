@@ -18,14 +18,18 @@ from .markers import PROJECT_NAME as PROJECT_NAME
 from .markers import SUPPORTED_PLUGIN_APIS as SUPPORTED_PLUGIN_APIS
 from .markers import hookimpl as hookimpl
 from .markers import hookspec as hookspec
+from .registry import BUILTIN_DISTRIBUTION as BUILTIN_DISTRIBUTION
+from .registry import Clash as Clash
 from .registry import Entry as Entry
 from .registry import Registry as Registry
 from .registry import Source as Source
 
 __all__ = [
+    "BUILTIN_DISTRIBUTION",
     "PLUGIN_API_VERSION",
     "PROJECT_NAME",
     "SUPPORTED_PLUGIN_APIS",
+    "Clash",
     "Entry",
     "LoadFailure",
     "Registry",

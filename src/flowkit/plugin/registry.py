@@ -32,6 +32,49 @@ class Source:
             return self.plugin
         return f"{self.distribution} {self.version or ''} ({self.plugin})".replace("  ", " ")
 
+    @property
+    def builtin(self) -> bool:
+        """Whether this is flowkit's own registration."""
+        return self.distribution == BUILTIN_DISTRIBUTION
+
+
+BUILTIN_DISTRIBUTION = "flowkit"
+"""The distribution name of flowkit's own registrations."""
+
+
+@dataclass(frozen=True)
+class Clash:
+    """A name claimed by more than one plugin.
+
+    Between two third-party plugins the name is unusable until one is blocked
+    or uninstalled; a claim on one of flowkit's own names is refused and the
+    built-in keeps the name.
+    """
+
+    kind: str
+    name: str
+    sources: tuple[Source, ...]
+    """Every claimant, in registration order."""
+    kept: Source | None
+    """The built-in that kept the name, or ``None`` when the name is unusable."""
+
+    def message(self) -> str:
+        """What happened, naming every distribution, and how to pick or block one."""
+        ordered = sorted(self.sources, key=str)
+        names = " and ".join(str(s) for s in ordered)
+        if self.kept is not None:
+            others = ", ".join(str(s) for s in self.sources if s != self.kept)
+            return (
+                f"{self.kind} {self.name!r} is flowkit's own; the claim by {others} was refused. "
+                f"Rename it in that plugin"
+            )
+        block = " or ".join(f"FLOWKIT_BLOCK_PLUGINS={s.distribution or s.plugin}" for s in ordered)
+        return (
+            f"{self.kind} {self.name!r} is registered by {names}, so the name is unusable. "
+            f"Pick one by passing an instance of its class ({self.kind}=TheClass(...)), block one "
+            f"({block}), or uninstall one"
+        )
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -53,6 +96,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
+        self._clashes: dict[tuple[str, str], Clash] = {}
         self._source: Source | None = None
 
     # -- registration (called by plugins) -------------------------------------------------------
@@ -80,32 +124,58 @@ class Registry:
         if inspect.isabstract(cls):
             missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
             raise PluginError(f"{source}: {kind} {name!r} ({cls.__qualname__}) leaves abstract: {missing}")
-        previous = self._entries.get((kind, name))
-        if previous is not None:
-            raise DuplicateNameError(
-                f"{kind} {name!r} is registered twice: by {previous.source} and by {source}; "
-                "uninstall one, or block one with FLOWKIT_BLOCK_PLUGINS"
-            )
-        self._entries[(kind, name)] = Entry(kind=kind, name=name, cls=cls, source=source)
+        if kind == "solver":
+            order = getattr(cls, "order", None)
+            if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+                raise PluginError(
+                    f"{source}: solver {name!r} ({cls.__qualname__}) must declare its order of accuracy "
+                    f"as a class attribute, a positive integer (order = 2); got {order!r}"
+                )
+        key = (kind, name)
+        entry = Entry(kind=kind, name=name, cls=cls, source=source)
+        clash = self._clashes.get(key)
+        previous = self._entries.get(key)
+        if clash is None and previous is None:
+            self._entries[key] = entry
+            return
+        sources = (*(clash.sources if clash else (previous.source,)), source)  # type: ignore[union-attr]
+        builtins = [s for s in sources if s.builtin]
+        kept = builtins[0] if len(builtins) == 1 else None
+        self._clashes[key] = Clash(kind=kind, name=name, sources=sources, kept=kept)
+        if kept is None:
+            self._entries.pop(key, None)
+        elif source is kept:
+            self._entries[key] = entry
+
+    def clashes(self) -> list[Clash]:
+        """Names claimed by more than one plugin, sorted by kind then name."""
+        return sorted(self._clashes.values(), key=lambda c: (c.kind, c.name))
 
     @contextmanager
     def _registering_as(self, source: Source) -> Iterator[None]:
-        before = set(self._entries)
+        entries, clashes = dict(self._entries), dict(self._clashes)
         self._source = source
         try:
             yield
         except BaseException:
-            # A failing plugin leaves nothing half-registered behind.
-            for key in set(self._entries) - before:
-                del self._entries[key]
+            # A failing plugin leaves nothing half-registered behind (nor half a clash).
+            self._entries, self._clashes = entries, clashes
             raise
         finally:
             self._source = None
 
     # -- look-up --------------------------------------------------------------------------------
-    def names(self, kind: Kind) -> list[str]:
-        """Sorted names registered for ``kind``."""
-        return sorted(name for (k, name) in self._entries if k == kind)
+    def names(self, kind: Kind, *, distribution: str | None = None) -> list[str]:
+        """Sorted names registered for ``kind``; only those from ``distribution`` when given.
+
+        ``names("solver", distribution="flowkit")`` lists flowkit's own solvers,
+        whatever else is installed.
+        """
+        return sorted(
+            name
+            for (k, name), e in self._entries.items()
+            if k == kind and (distribution is None or e.source.distribution == distribution)
+        )
 
     def entries(self) -> list[Entry]:
         """Every registration, sorted by kind then name."""
@@ -115,6 +185,9 @@ class Registry:
         """The entry for ``name``; an unknown name raises with the alternatives and the closest one."""
         if kind not in INTERFACES:
             raise ValueError(f"kind must be one of {sorted(INTERFACES)}; got {kind!r}")
+        clash = self._clashes.get((kind, name))
+        if clash is not None and clash.kept is None:
+            raise DuplicateNameError(clash.message())
         try:
             return self._entries[(kind, name)]
         except KeyError:

@@ -6,6 +6,7 @@ from torch import Tensor, nn
 from torchdiffeq import odeint, odeint_adjoint
 
 from .._validate import positive_float, positive_int
+from ..errors import SolverError
 from .base import Field, Solver, adjoint_flag
 
 
@@ -18,8 +19,10 @@ class _StepCountingFunc(nn.Module):
         self.batch = batch
         self.accepted = 0
         self.rejected = 0
+        self.calls = 0
 
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
+        self.calls += 1
         return self.field(t.expand(self.batch), x)
 
     def callback_accept_step(self, t0: Tensor, y0: Tensor, dt: Tensor) -> None:
@@ -40,7 +43,8 @@ class Dopri5(Solver):
     Args:
         rtol: relative tolerance, ``> 0``.
         atol: absolute tolerance, ``> 0``.
-        max_steps: give up (raise) after this many accepted steps.
+        max_steps: give up after this many steps (accepted and rejected) between two
+            output times, raising [`SolverError`][flowkit.errors.SolverError] with the NFE spent.
         adjoint: backpropagate through a solve by torchdiffeq's
             ``odeint_adjoint``: the adjoint system is solved backwards with the
             same method and tolerances, so memory does not grow with the number
@@ -81,8 +85,25 @@ class Dopri5(Solver):
         ts = times.to(device=x0.device, dtype=x0.dtype)
         options = {"max_num_steps": self.max_steps}
         common = {"rtol": self.rtol, "atol": self.atol, "method": "dopri5", "options": options}
-        if params is None:
-            xs = odeint(func, x0, ts, **common)
-        else:
-            xs = odeint_adjoint(func, x0, ts, adjoint_params=params, **common)
+        try:
+            if params is None:
+                xs = odeint(func, x0, ts, **common)
+            else:
+                xs = odeint_adjoint(func, x0, ts, adjoint_params=params, **common)
+        except AssertionError as exc:  # torchdiffeq's way of giving up
+            reason = str(exc)
+            if "max_num_steps" in reason:
+                what = f"reached max_steps={self.max_steps}"
+            elif "underflow" in reason:
+                what = "shrank its step size to zero"
+            else:
+                raise
+            raise SolverError(
+                f"dopri5 {what} after {func.calls} field evaluations ({func.accepted} accepted, "
+                f"{func.rejected} rejected steps) with rtol={self.rtol:g}, atol={self.atol:g}: the field "
+                "is too stiff or rough for these tolerances. Loosen rtol/atol, raise max_steps "
+                "(solver_options={'max_steps': ...}), or use a fixed-step solver (solver='rk4', "
+                "solver_options={'steps': 100})",
+                nfe=func.calls,
+            ) from None
         return list(xs[1:].unbind(0)), func.accepted, func.rejected

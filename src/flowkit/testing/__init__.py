@@ -1,35 +1,45 @@
 """The conformance suite: the mathematical checks every path, solver and objective must pass.
 
-flowkit's own tests run these checks on everything the registry holds, and a
-plugin's tests can run them on its own classes:
+flowkit's own tests run these checks on flowkit's own names; a plugin runs
+them on its classes, most simply by one call in a test module:
 
 ```python
-from flowkit.testing import check_objective, check_path, check_solver
+# tests/test_conformance.py
+from flowkit.testing import conformance_tests
 
-def test_my_path():
-    check_path(MyPath())
+from my_plugin import MyPath, MyObjective, MySolver
 
-def test_my_solver():
-    check_solver(MySolver)  # order, NFE, both directions, t_eval
-
-def test_my_objective():
-    check_objective(MyObjective(), MyPath())
+conformance_tests(
+    globals(),
+    paths=[MyPath],
+    solvers=[MySolver, (MySolver(steps=20), {"options": {"order": {"margin": 0.4}}})],
+    objectives=[MyObjective],
+    distribution="my-plugin",  # also every name the installed package registers
+)
 ```
+
+which adds one pytest test per class and check. The suites can also be
+called directly (`check_path`, `check_solver`, `check_objective`), or check
+by check; `flowkit plugins --check` runs them over every installed plugin.
 
 Each check compares with an independent computation (closed forms,
 autograd, finite differences, Monte-Carlo estimates with a tolerance from the
 standard error) and raises ``AssertionError`` with a readable message when
-the implementation disagrees. The checks need nothing beyond torch; they are
-deterministic for a given ``seed`` and run in well under a second each on a
-CPU. Individual checks are exported too, so a plugin can run only those that
-apply or loosen one tolerance.
+the implementation disagrees. Solvers are held to what they declare (their
+``order``, and their tolerances or cost formula), never to an error
+constant. Every check takes its own tolerances as keyword arguments, and the
+suites take them per check through ``options={"check_name": {...}}`` and
+``skip=[...]``. The checks need nothing beyond torch; they are deterministic
+for a given ``seed`` and run in well under a second each on a CPU.
 """
 
+from .objectives import OBJECTIVE_CHECK_NAMES as OBJECTIVE_CHECK_NAMES
 from .objectives import check_conditioning_passthrough as check_conditioning_passthrough
 from .objectives import check_exact_field_gives_zero_loss as check_exact_field_gives_zero_loss
 from .objectives import check_loss_differentiable as check_loss_differentiable
 from .objectives import check_loss_is_scalar as check_loss_is_scalar
 from .objectives import check_objective as check_objective
+from .paths import PATH_CHECK_NAMES as PATH_CHECK_NAMES
 from .paths import PATH_CHECKS as PATH_CHECKS
 from .paths import check_boundary_conditions as check_boundary_conditions
 from .paths import check_continuity_equation as check_continuity_equation
@@ -42,7 +52,14 @@ from .paths import check_path as check_path
 from .paths import check_source as check_source
 from .paths import check_target_is_time_derivative as check_target_is_time_derivative
 from .paths import check_velocity_matches_target as check_velocity_matches_target
+from .pytest_helper import conformance_tests as conformance_tests
+from .runner import CheckResult as CheckResult
+from .runner import check_names as check_names
+from .runner import run_check as run_check
+from .runner import run_conformance as run_conformance
+from .solvers import SOLVER_CHECKS as SOLVER_CHECKS
 from .solvers import DampedRotation as DampedRotation
+from .solvers import applicable_solver_checks as applicable_solver_checks
 from .solvers import check_closed_form as check_closed_form
 from .solvers import check_dtypes_and_shapes as check_dtypes_and_shapes
 from .solvers import check_nfe as check_nfe
@@ -52,8 +69,13 @@ from .solvers import check_tolerance as check_tolerance
 from .solvers import empirical_order as empirical_order
 
 __all__ = [
+    "OBJECTIVE_CHECK_NAMES",
     "PATH_CHECKS",
+    "PATH_CHECK_NAMES",
+    "SOLVER_CHECKS",
+    "CheckResult",
     "DampedRotation",
+    "applicable_solver_checks",
     "check_boundary_conditions",
     "check_closed_form",
     "check_conditioning_passthrough",
@@ -67,6 +89,7 @@ __all__ = [
     "check_loss_differentiable",
     "check_loss_is_scalar",
     "check_marginal_statistics",
+    "check_names",
     "check_nfe",
     "check_objective",
     "check_order",
@@ -76,5 +99,8 @@ __all__ = [
     "check_target_is_time_derivative",
     "check_tolerance",
     "check_velocity_matches_target",
+    "conformance_tests",
     "empirical_order",
+    "run_check",
+    "run_conformance",
 ]

@@ -5,14 +5,25 @@ holds tensors under ``model/`` (the flow's ``state_dict``), ``ema/`` (the EMA
 flow's), ``optim/<param>/<name>`` (optimizer state), ``rng/<rank>/cpu`` and
 ``rng/<rank>/cuda`` (each process's generators) and ``data/<rank>/...``
 (each process's data-sampler generators); its safetensors metadata holds the
-step, the optimizer's hyperparameters and the data positions as JSON. It is
+step, the optimizer's hyperparameters and the data positions as JSON, and a
+``checksum``: SHA-256 over every tensor's name, dtype, shape and bytes. It is
 written with [`atomic_write`][flowkit.train.files.atomic_write], so a crash at
 any moment leaves either the old or the new checkpoint, never a torn one.
+
+**Integrity.** A checkpoint is never written with a NaN or infinite weight
+(``NonFiniteWeightsError`` names the tensor). Reading one parses the
+safetensors format only (never pickle, so no code in the file can run), checks
+the format marker, the step, the checksum, and that every floating-point
+tensor is finite; loading it into a flow then checks that the ``model/`` and
+``ema/`` tensors are exactly the flow's, by name, shape and dtype. Each
+failure is a ``CorruptCheckpointError`` naming the file and what is wrong.
 """
 
 import copy
+import hashlib
 import json
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +33,68 @@ import safetensors.torch
 import torch
 from torch import Tensor
 
-from ..errors import CheckpointNotFoundError, CorruptCheckpointError
+from ..errors import CheckpointNotFoundError, CorruptCheckpointError, NonFiniteWeightsError
 from ..field.base import VectorField
 from ..flow import Flow
 from . import manifest as mf
 from .config import TrainConfig
 from .files import CHECKPOINT_FILE, MANIFEST_FILE, atomic_write
+from .lock import RunLock
 from .manifest import check_same_run, make_manifest, read_manifest, write_manifest
 
 FORMAT = "flowkit-checkpoint"
-VERSION = 1
+VERSION = 2
+"""Version 2 adds the tensor checksum (required) and always holds ``ema/``."""
+HEADER_KEYS = ("format", "version", "checksum")
+"""Metadata entries stored as plain strings; every other entry is JSON."""
+
+
+# -- integrity -----------------------------------------------------------------------------------
+def tensors_checksum(tensors: dict[str, Tensor]) -> str:
+    """``"sha256:<hex>"`` over every tensor's name, dtype, shape and bytes, in name order.
+
+    Examples:
+        >>> import torch
+        >>> a = {"w": torch.zeros(2)}
+        >>> tensors_checksum(a) == tensors_checksum({"w": torch.zeros(2)})
+        True
+        >>> tensors_checksum(a) == tensors_checksum({"w": torch.tensor([0.0, -0.0])})  # one bit differs
+        False
+    """
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        if t.numel():
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().data)
+    return "sha256:" + digest.hexdigest()
+
+
+def first_non_finite(tensors: dict[str, Tensor]) -> tuple[str, int, int] | None:
+    """``(name, NaN count, inf count)`` of the first floating-point tensor that is not finite.
+
+    The ``model/`` tensors are looked at first, then the others, each in name order.
+    """
+    for name in sorted(tensors, key=lambda k: (not k.startswith("model/"), k)):
+        t = tensors[name]
+        if t.is_floating_point() or t.is_complex():
+            finite = torch.isfinite(t)
+            if not bool(finite.all()):
+                nans = int(torch.isnan(t).sum())
+                return name, nans, int((~finite).sum()) - nans
+    return None
+
+
+def _header(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file's bytes (its first 8 bytes give the header length)."""
+    if len(data) < 8:
+        raise ValueError(f"it is {len(data)} bytes long, too short for a safetensors header")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > len(data) - 8:
+        raise ValueError(f"its header claims {size} bytes but the file holds {len(data) - 8} after it")
+    header = json.loads(data[8 : 8 + size])
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return dict(meta) if isinstance(meta, dict) else {}
 
 
 # -- packing state into flat tensors + JSON metadata --------------------------------------------
@@ -103,10 +166,18 @@ def write_checkpoint(
     rng: list[dict[str, Tensor]] | None = None,
     data: list[tuple[dict[str, Any], dict[str, Tensor]]] | None = None,
 ) -> Path:
-    """Write ``checkpoint.safetensors`` atomically; ``rng`` and ``data`` hold one entry per rank."""
+    """Write ``checkpoint.safetensors`` atomically; ``rng`` and ``data`` hold one entry per rank.
+
+    Without ``ema_flow`` the ``ema/`` entries hold the flow's own weights.
+
+    Raises:
+        NonFiniteWeightsError: a weight (or optimizer state) is NaN or infinite; nothing is written.
+    """
     tensors = _flat("model", flow.state_dict())
     if ema_flow is not None:
         tensors |= _flat("ema", ema_flow.state_dict())
+    else:  # copies: safetensors refuses tensors that share memory
+        tensors |= {f"ema/{k[len('model/') :]}": v.clone() for k, v in tensors.items()}
     meta: dict[str, Any] = {"step": step, "optimizer": None, "data": None}
     if optimizer is not None:
         opt_tensors, meta["optimizer"] = pack_optimizer(optimizer)
@@ -117,14 +188,34 @@ def write_checkpoint(
         meta["data"] = [position for position, _ in data]
         for rank, (_, data_tensors) in enumerate(data):
             tensors |= _flat(f"data/{rank}", data_tensors)
-    header = {"format": FORMAT, "version": str(VERSION)} | {k: json.dumps(v) for k, v in meta.items()}
     path = directory / CHECKPOINT_FILE
+    bad = first_non_finite(tensors)
+    if bad is not None:
+        name, nans, infs = bad
+        raise NonFiniteWeightsError(
+            f"refusing to write the checkpoint {path} at step {step}: {name} holds {nans} NaN and "
+            f"{infs} infinite values (the checkpoint already on disk is kept)",
+            tensor=name,
+        )
+    header = {"format": FORMAT, "version": str(VERSION), "checksum": tensors_checksum(tensors)}
+    header |= {k: json.dumps(v) for k, v in meta.items()}
     atomic_write(path, safetensors.torch.save(tensors, metadata=header))
     return path
 
 
 def read_checkpoint(directory: str | os.PathLike[str]) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """The tensors and the decoded metadata of ``DIR/checkpoint.safetensors``, with clear errors."""
+    """The tensors and the decoded metadata of ``DIR/checkpoint.safetensors``, verified.
+
+    The file is read once, so a checkpoint replaced meanwhile is seen whole,
+    old or new. Checked: the safetensors format (never unpickled), the flowkit
+    format marker and version, a step that is a non-negative integer, the
+    checksum, and that every floating-point tensor is finite.
+
+    Raises:
+        CheckpointNotFoundError: no folder or no checkpoint in it.
+        CorruptCheckpointError: any check failed; the message names the file and the check.
+        NonFiniteWeightsError: a tensor holds NaN or infinite values; the message names it.
+    """
     directory = Path(directory)
     path = directory / CHECKPOINT_FILE
     if not directory.is_dir():
@@ -134,17 +225,63 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> tuple[dict[str, Tensor
         why = "the run has not written a checkpoint yet" if has_run else "it is not a flowkit run folder"
         raise CheckpointNotFoundError(f"no checkpoint in {directory} ({path.name} is missing: {why})")
     try:
-        with safetensors.safe_open(str(path), framework="pt", device="cpu") as f:
-            header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # safe_open is not a dict
+        data = path.read_bytes()
+        header = _header(data)
+        tensors = safetensors.torch.load(data)
         if header.get("format") != FORMAT:
-            raise ValueError(f"no 'format': '{FORMAT}' in its metadata")
-        meta = {k: json.loads(v) for k, v in header.items() if k not in ("format", "version")}
-        if not isinstance(meta.get("step"), int):
-            raise ValueError("its metadata holds no step")
+            raise ValueError(f"no 'format': '{FORMAT}' in its metadata: it was not written by flowkit")
+        version = header.get("version")
+        if version != str(VERSION):
+            raise ValueError(f"its format version is {version!r}; this flowkit reads version {VERSION}")
+        meta = {k: json.loads(v) for k, v in header.items() if k not in HEADER_KEYS}
+        step = meta.get("step")
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"its step must be a non-negative integer; got {step!r}")
+        stored, computed = header.get("checksum"), tensors_checksum(tensors)
+        if stored != computed:
+            raise ValueError(
+                f"its tensors do not match their checksum (stored {str(stored)[:19]}..., computed "
+                f"{computed[:19]}...): the file changed after it was written"
+            )
     except Exception as exc:
         raise CorruptCheckpointError(f"cannot read the checkpoint {path}: {exc}") from exc
+    bad = first_non_finite(tensors)
+    if bad is not None:
+        name, nans, infs = bad
+        raise NonFiniteWeightsError(
+            f"the checkpoint {path} (step {step}) cannot be used: {name} holds {nans} NaN and {infs} "
+            "infinite values",
+            tensor=name,
+        )
     return tensors, meta
+
+
+def check_fits(flow: Flow, tensors: dict[str, Tensor], file: Path, prefixes: tuple[str, ...]) -> None:
+    """Raise ``CorruptCheckpointError`` unless each ``prefix/`` section holds exactly ``flow``'s tensors.
+
+    Names, shapes and dtypes must all match: a checkpoint is never cast or
+    partly loaded into a flow.
+    """
+    own = flow.state_dict()
+    for prefix in prefixes:
+        saved = section(tensors, prefix)
+        missing = sorted(set(own) - set(saved))
+        extra = sorted(set(saved) - set(own))
+        if missing or extra:
+            what = f"lacks {prefix}/{missing[0]}" if missing else f"holds an unknown {prefix}/{extra[0]}"
+            count = (
+                f" ({len(missing)} missing, {len(extra)} unknown)" if len(missing) + len(extra) > 1 else ""
+            )
+            raise CorruptCheckpointError(
+                f"the checkpoint {file} does not fit the flow its manifest describes: it {what}{count}"
+            )
+        for name, value in own.items():
+            got = saved[name]
+            if got.shape != value.shape or got.dtype != value.dtype:
+                raise CorruptCheckpointError(
+                    f"the checkpoint {file} does not fit the flow: {prefix}/{name} is {got.dtype} "
+                    f"{tuple(got.shape)}, the flow's is {value.dtype} {tuple(value.shape)}"
+                )
 
 
 # -- public API ----------------------------------------------------------------------------------
@@ -154,8 +291,9 @@ class CheckpointState:
 
     Attributes:
         step: the training step the checkpoint was taken at.
-        manifest: the run manifest (see [`flowkit.train.manifest`][flowkit.train.manifest]).
-        config: the run's training configuration, when recorded.
+        manifest: the run manifest as written, amendments included (see
+            [`flowkit.train.manifest`][flowkit.train.manifest]).
+        config: the run's training configuration with its amendments applied, when recorded.
         data_name: the data set name, when recorded.
         file: the checkpoint file.
         tensors: every tensor in the checkpoint (model, EMA, optimizer, generators).
@@ -183,8 +321,9 @@ def save_checkpoint(
 ) -> Path:
     """Save ``flow`` (and its EMA twin and optimizer) into a run folder, for hand-written loops.
 
-    Writes ``manifest.json`` if the folder has none (and refuses a folder that
-    holds another run), then ``checkpoint.safetensors`` atomically with this
+    Holds the folder's [`RunLock`][flowkit.train.lock.RunLock] while it writes
+    ``manifest.json`` if the folder has none (and refuses a folder that holds
+    another run), then ``checkpoint.safetensors`` atomically with this
     process's generator states. [`train`][flowkit.train.train] does all of
     this itself.
 
@@ -193,18 +332,20 @@ def save_checkpoint(
 
     Raises:
         RunMismatchError: the folder holds a run of another flow or data set.
+        RunLockedError: another process is training into the folder.
+        NonFiniteWeightsError: a weight is NaN or infinite (nothing is written).
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    new = make_manifest(flow, config, {"name": data_name})
-    if (directory / MANIFEST_FILE).is_file():
-        check_same_run(directory, read_manifest(directory), new)
-    else:
-        write_manifest(directory, new)
-    device = next((p.device for p in flow.parameters()), torch.device("cpu"))
-    return write_checkpoint(
-        directory, flow, step=step, ema_flow=ema_flow, optimizer=optimizer, rng=[rng_state(device)]
-    )
+    with RunLock(directory):
+        new = make_manifest(flow, config, {"name": data_name})
+        if (directory / MANIFEST_FILE).is_file():
+            check_same_run(directory, read_manifest(directory), new)
+        else:
+            write_manifest(directory, new)
+        device = next((p.device for p in flow.parameters()), torch.device("cpu"))
+        return write_checkpoint(
+            directory, flow, step=step, ema_flow=ema_flow, optimizer=optimizer, rng=[rng_state(device)]
+        )
 
 
 def load_checkpoint(
@@ -234,36 +375,33 @@ def load_checkpoint(
 
     Raises:
         CheckpointNotFoundError: no such folder, no manifest or no checkpoint in it.
-        CorruptCheckpointError: a file that cannot be parsed (the message names it).
+        CorruptCheckpointError: a file that cannot be parsed, fails its checksum or does not
+            fit the flow (the message names it).
+        NonFiniteWeightsError: a tensor holds NaN or infinite values (the message names it).
         CheckpointError: the flow cannot be rebuilt without ``model=`` or a part override.
     """
     tensors, meta = read_checkpoint(directory)
     manifest = read_manifest(directory)
+    current = mf.effective_manifest(manifest)  # the settings with the amendments of resumed runs
     overrides = {"path": path, "solver": solver, "objective": objective}
     options = {"path": path_options, "solver": solver_options, "objective": objective_options}
     flows = []
     for prefix in ("model", "ema"):
         flow = mf.rebuild_flow(
-            manifest["flow"], model=model, overrides=overrides, options=options, where=str(directory)
+            current["flow"], model=model, overrides=overrides, options=options, where=str(directory)
         )
         if prefix == "ema" and model is not None:  # one instance cannot hold two sets of weights
             flow.field = copy.deepcopy(flow.field)
-        weights = section(tensors, prefix) or section(tensors, "model")
-        try:
-            flow.load_state_dict(weights)
-        except RuntimeError as exc:
-            raise CorruptCheckpointError(
-                f"the weights in {Path(directory) / CHECKPOINT_FILE} do not fit the flow "
-                f"its manifest describes: {exc}"
-            ) from exc
+        check_fits(flow, tensors, Path(directory) / CHECKPOINT_FILE, (prefix,))
+        flow.load_state_dict(section(tensors, prefix))
         flows.append(flow.to(device))
     flows[1].eval()
-    config_dict = manifest.get("config")
+    config_dict = current.get("config")
     state = CheckpointState(
         step=int(meta["step"]),
         manifest=manifest,
         config=None if config_dict is None else TrainConfig.from_dict(config_dict),
-        data_name=(manifest.get("data") or {}).get("name"),
+        data_name=(current.get("data") or {}).get("name"),
         file=Path(directory) / CHECKPOINT_FILE,
         tensors=tensors,
         meta=meta,

@@ -8,6 +8,10 @@ from typing import Any
 from .._validate import in_interval, nonnegative_int, positive_float, positive_int
 from ..flow import Flow
 
+RUN_ONLY_FIELDS = frozenset({"out", "resume", "progress", "device", "steps", "checkpoint_every", "log_every"})
+"""Fields that say where and how a run is carried out rather than what it computes; they may
+differ between a run and its resumption (see [`flowkit.train.manifest`][flowkit.train.manifest])."""
+
 
 @dataclass
 class TrainConfig:
@@ -49,6 +53,10 @@ class TrainConfig:
         resume: continue the run in ``out`` from its checkpoint (a fresh run if it
             has none); without it, a folder that already holds a run is refused.
         progress: show a progress bar (on rank 0).
+        override_settings: resume even though settings that change what is computed
+            (``lr``, ``batch_size``, ``seed``, ...) differ from the folder's; the change is
+            recorded in the manifest as an amendment with its step. Without it such a
+            resume is refused, listing the old and new values.
     """
 
     steps: int = 1000
@@ -72,6 +80,7 @@ class TrainConfig:
     out: str | None = None
     resume: bool = False
     progress: bool = True
+    override_settings: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):

@@ -8,15 +8,23 @@ import torch.distributed as dist
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
-from ..errors import RunMismatchError
+from ..errors import CorruptCheckpointError, FlowkitError, RunLockedError, RunMismatchError
 from ..flow import Flow
 from . import checkpoint as ck
 from .batches import BatchSource, is_map_dataset, make_batches, resolve_data
 from .config import TrainConfig, TrainResult
 from .distributed import DistInfo, setup
 from .ema import EMA
-from .files import CHECKPOINT_FILE, MANIFEST_FILE, METRICS_FILE, truncate_metrics
-from .manifest import check_same_run, make_manifest, read_manifest, write_manifest
+from .files import CHECKPOINT_FILE, MANIFEST_FILE, METRICS_FILE, remove_stale_temporaries, truncate_metrics
+from .lock import RunLock
+from .manifest import (
+    check_same_run,
+    check_settings,
+    effective_manifest,
+    make_manifest,
+    read_manifest,
+    write_manifest,
+)
 from .monitor import Monitor, non_finite_error
 from .step import Step
 
@@ -42,7 +50,21 @@ def train(
 
     **Resuming** restores the weights, EMA, optimizer, step, every process's
     torch generators and the data sampler's position and generator, so on the
-    CPU an interrupted and resumed run ends with bit-identical weights.
+    CPU an interrupted and resumed run ends with bit-identical weights. The
+    checkpoint is verified first (checksum, finite values, the flow's tensor
+    names, shapes and dtypes), and settings that would change what is
+    computed must equal the folder's (see [`flowkit.train.manifest`][flowkit.train.manifest]).
+
+    **The run folder** is locked ([`RunLock`][flowkit.train.lock.RunLock]) for
+    the whole call: a second run into it fails at once, naming the holder's
+    PID; a lock left by a killed run is taken over, and the temporary files
+    that run left are deleted.
+
+    **Seeding.** With ``config.seed`` set, a fresh run seeds torch's global
+    generator and the data sampler, so two calls on flows with equal initial
+    weights give bit-identical checkpoints on the CPU. The initial weights
+    are drawn when the flow is built: seed before building it
+    (``torch.manual_seed(seed)``; the ``flowkit`` CLI does).
 
     Args:
         flow: the flow to train (moved to the device; trained in place).
@@ -59,7 +81,10 @@ def train(
 
     Raises:
         NonFiniteLossError: a loss or gradient norm was NaN or infinite (``.step`` names the step).
-        RunMismatchError: ``config.out`` holds a run and ``resume`` is off, or holds another run.
+        RunMismatchError: ``config.out`` holds a run and ``resume`` is off, holds another run,
+            or holds this run with other settings (and ``override_settings`` is off).
+        RunLockedError: another live process is training into ``config.out``.
+        CorruptCheckpointError: the checkpoint to resume from fails a check (the message names it).
 
     Examples:
         >>> import torch, flowkit
@@ -72,7 +97,11 @@ def train(
     """
     config = config or TrainConfig()
     info = setup(config.device)
-    return _Run(flow, data, config, optimizer, info).run()
+    run = _Run(flow, data, config, optimizer, info)
+    try:
+        return run.run()
+    finally:
+        run.release()
 
 
 class _Run:
@@ -83,6 +112,21 @@ class _Run:
 
     def __init__(self, flow: Flow, data: Any, config: TrainConfig, optimizer: Any, info: DistInfo) -> None:
         self.config, self.info, self.device = config, info, info.device
+        self.lock: RunLock | None = None
+        try:
+            self._set_up(flow, data, optimizer)
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """Give up the run folder's lock (when this process holds it)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def _set_up(self, flow: Flow, data: Any, optimizer: Any) -> None:
+        config, info = self.config, self.info
         self.flow = flow.to(self.device)
         self.field = self.flow.field
         data, data_info, bin_width = resolve_data(data, config)
@@ -90,6 +134,8 @@ class _Run:
         saved = self._prepare_folder(make_manifest(flow, config, data_info, info.world_size))
         self.start = 0 if saved is None else int(saved[1]["step"])
         if saved is not None:
+            assert self.out is not None
+            ck.check_fits(self.flow, saved[0], self.out / CHECKPOINT_FILE, ("model", "ema"))
             self.flow.load_state_dict(ck.section(saved[0], "model"))
         self.ema = EMA(self.field, config.ema_decay, config.ema_warmup)
         self.ema_flow = Flow(self.ema.shadow, flow.path, flow.solver, flow.objective, flow.event_shape)
@@ -109,7 +155,13 @@ class _Run:
             if config.seed is not None:
                 torch.manual_seed(config.seed + info.rank)
         else:
-            self._restore(*saved)
+            try:
+                self._restore(*saved)
+            except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+                raise CorruptCheckpointError(
+                    f"cannot resume from the checkpoint {self.out / CHECKPOINT_FILE if self.out else ''}: "
+                    f"its optimizer, generator or data-position state does not fit this run ({exc})"
+                ) from exc
         if config.compile:
             if not hasattr(self.field, "compile"):
                 raise RuntimeError("compile= needs torch >= 2.2 (nn.Module.compile, which compiles in place)")
@@ -126,27 +178,49 @@ class _Run:
         out = self.out
         if out is None:
             return None
+        self._lock_folder(out)
         saved = None
+        to_write: dict[str, Any] | None = manifest
         if (out / MANIFEST_FILE).is_file():
             if not self.config.resume:
                 raise RunMismatchError(
                     f"{out} already holds a run (it has a {MANIFEST_FILE}); pass resume=True to continue "
                     "it, or choose another folder"
                 )
-            check_same_run(out, read_manifest(out), manifest)
-            if (out / CHECKPOINT_FILE).is_file():
+            old = read_manifest(out)
+            check_same_run(out, effective_manifest(old), manifest)
+            if (out / CHECKPOINT_FILE).is_file():  # else nothing was kept: a fresh start
                 saved = ck.read_checkpoint(out)
-        elif out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):
+                step = int(saved[1]["step"])
+                to_write = check_settings(out, old, manifest, step, self.config.override_settings)
+        elif any(not p.name.startswith(".") for p in out.iterdir()):
             raise RunMismatchError(
                 f"{out} is not empty and is not a flowkit run folder; choose another folder"
             )
         if self.info.distributed:
             dist.barrier()  # every rank has looked before rank 0 writes
         if self.info.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            write_manifest(out, manifest)
+            if to_write is not None:
+                write_manifest(out, to_write)
             truncate_metrics(out / METRICS_FILE, 0 if saved is None else int(saved[1]["step"]))
         return saved
+
+    def _lock_folder(self, out: Path) -> None:
+        """Rank 0 takes the folder's lock and clears what a killed run left; all ranks learn if it failed."""
+        error: FlowkitError | None = None
+        if self.info.is_main:
+            try:
+                self.lock = RunLock(out).acquire()
+                remove_stale_temporaries(out)
+            except FlowkitError as exc:
+                error = exc
+        if self.info.distributed:
+            message = [None if error is None else str(error)]
+            dist.broadcast_object_list(message, src=0)
+            if error is None and message[0] is not None:
+                raise RunLockedError(message[0])
+        if error is not None:
+            raise error
 
     def _restore(self, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
         self.ema_flow.load_state_dict(ck.section(tensors, "ema"))

@@ -16,8 +16,27 @@ the event shape, the data set and the training configuration:
  "config": {"steps": 1000, "batch_size": 256, "...": "..."},
  "world_size": 1}
 ```
+
+**History is kept.** A resumed run never rewrites what the manifest says the
+run was. Settings that do not change what is computed
+([`RUN_ONLY_FIELDS`][flowkit.train.config.RUN_ONLY_FIELDS]: more ``steps``,
+another ``log_every``, ``checkpoint_every`` or ``device``), another default
+solver and another number of processes are allowed; each change is appended to
+``"amendments"`` with the step it took effect at:
+
+```json
+"amendments": [{"step": 1000, "override": false,
+                "changes": {"config.steps": {"old": 1000, "new": 2000}}}]
+```
+
+Any other change (``lr``, ``batch_size``, ``seed``, ``warmup_steps``, ...)
+is refused with the old and new values, unless the run is resumed with
+``override_settings=True``, which records it the same way with
+``"override": true``. [`effective_manifest`][flowkit.train.manifest.effective_manifest]
+applies the amendments.
 """
 
+import copy
 import inspect
 import json
 import os
@@ -33,7 +52,7 @@ from ..field.mlp import MLPField
 from ..flow import Flow
 from ..plugin import get_registry
 from ..plugin.registry import Kind
-from .config import TrainConfig
+from .config import RUN_ONLY_FIELDS, TrainConfig
 from .files import MANIFEST_FILE, atomic_write
 
 FORMAT = "flowkit-run"
@@ -168,6 +187,102 @@ def mismatches(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                     f"{section}.{key}: {json.dumps(a.get(key))} in the folder, {json.dumps(b.get(key))} now"
                 )
     return out
+
+
+UNRECORDED = frozenset({"out", "resume", "progress", "override_settings"})
+"""Settings that say how a call was made, not what the run is: neither compared nor recorded."""
+SAFE_ELSEWHERE = ("flow.solver", "world_size")
+"""Entries outside ``config`` that may change on resume (the solver only samples)."""
+
+
+def _lookup(manifest: dict[str, Any], key: str) -> Any:
+    section, _, name = key.partition(".")
+    value = manifest.get(section)
+    return (value or {}).get(name) if name else value
+
+
+def effective_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest with its ``"amendments"`` applied in order: the settings the run uses now.
+
+    Examples:
+        >>> m = {"config": {"steps": 10}, "amendments": [
+        ...     {"step": 10, "override": False, "changes": {"config.steps": {"old": 10, "new": 20}}}]}
+        >>> effective_manifest(m)["config"]
+        {'steps': 20}
+    """
+    out = copy.deepcopy(manifest)
+    for amendment in manifest.get("amendments") or []:
+        for key, change in (amendment.get("changes") or {}).items():
+            section, _, name = key.partition(".")
+            if name:
+                if not isinstance(out.get(section), dict):
+                    out[section] = {}
+                out[section][name] = change["new"]
+            else:
+                out[section] = change["new"]
+    return out
+
+
+def setting_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(unsafe, safe)``: what differs between two manifests' settings, ``{"config.lr": {"old", "new"}}``.
+
+    ``old`` should be the folder's [`effective_manifest`][flowkit.train.manifest.effective_manifest].
+    Safe are the [`RUN_ONLY_FIELDS`][flowkit.train.config.RUN_ONLY_FIELDS] of
+    the config, the solver and the number of processes; everything else in
+    the config is unsafe. A folder with no recorded config (written by
+    ``save_checkpoint``) takes the new one as a safe change.
+    """
+    unsafe: dict[str, Any] = {}
+    safe: dict[str, Any] = {}
+    a, b = old.get("config"), new.get("config")
+    if a is None and b is not None:
+        safe["config"] = {"old": None, "new": b}
+    elif a is not None and b is not None:
+        for name in sorted((set(a) | set(b)) - UNRECORDED):
+            if a.get(name) != b.get(name):
+                target = safe if name in RUN_ONLY_FIELDS else unsafe
+                target[f"config.{name}"] = {"old": a.get(name), "new": b.get(name)}
+    for key in SAFE_ELSEWHERE:
+        if _lookup(old, key) != _lookup(new, key):
+            safe[key] = {"old": _lookup(old, key), "new": _lookup(new, key)}
+    return unsafe, safe
+
+
+def describe_changes(changes: dict[str, Any]) -> str:
+    """``"config.lr 0.001 -> 0.002, ..."`` (the folder's value, then the new one)."""
+    return ", ".join(f"{key} {json.dumps(c['old'])} -> {json.dumps(c['new'])}" for key, c in changes.items())
+
+
+def amend(manifest: dict[str, Any], changes: dict[str, Any], step: int, override: bool) -> dict[str, Any]:
+    """A copy of ``manifest`` with one more amendment: ``changes`` taking effect at ``step``."""
+    out = copy.deepcopy(manifest)
+    entry = {"step": step, "override": override, "changes": changes}
+    out["amendments"] = [*(manifest.get("amendments") or []), entry]
+    return out
+
+
+def check_settings(
+    directory: Path, old: dict[str, Any], new: dict[str, Any], step: int, override: bool
+) -> dict[str, Any] | None:
+    """The manifest to write when resuming ``old`` at ``step`` with ``new``'s settings (``None``: unchanged).
+
+    Raises:
+        RunMismatchError: a setting that changes what is computed differs and ``override`` is off;
+            the message lists each one, the folder's value then the new one.
+    """
+    unsafe, safe = setting_changes(effective_manifest(old), new)
+    if unsafe and not override:
+        raise RunMismatchError(
+            f"{directory} holds this run at step {step} with other settings, and resuming with these "
+            f"would mix them: {describe_changes(unsafe)} (the folder's value -> the new one). Resume "
+            "with the folder's values, choose another folder, or pass override_settings=True "
+            "(flowkit train --override-settings) to go on with the new values, recorded in "
+            f"{MANIFEST_FILE} as an amendment at step {step}"
+        )
+    changes = unsafe | safe
+    if not changes:
+        return None
+    return amend(old, dict(sorted(changes.items())), step, override=bool(unsafe))
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ when it loads the entry point named in this package's ``pyproject.toml``.
 
 from flowkit.plugin import Registry, hookimpl
 
+from .adams import AdamsBashforth2, AdamsBashforth3
 from .cosine import CosinePath
 from .heun import Heun
 from .midpoint import Midpoint
@@ -21,3 +22,5 @@ def flowkit_register(registry: Registry) -> None:
     registry.add_path("polynomial", PolynomialPath)
     registry.add_solver("heun", Heun)
     registry.add_solver("midpoint", Midpoint)
+    registry.add_solver("ab2", AdamsBashforth2)
+    registry.add_solver("ab3", AdamsBashforth3)

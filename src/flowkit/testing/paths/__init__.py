@@ -30,11 +30,13 @@ from .shapes import check_image_shapes as check_image_shapes
 from .statistics import check_log_prob as check_log_prob
 from .statistics import check_marginal_statistics as check_marginal_statistics
 from .statistics import check_source as check_source
+from .suite import PATH_CHECK_NAMES as PATH_CHECK_NAMES
 from .suite import PATH_CHECKS as PATH_CHECKS
 from .suite import check_path as check_path
 
 __all__ = [
     "PATH_CHECKS",
+    "PATH_CHECK_NAMES",
     "check_boundary_conditions",
     "check_continuity_equation",
     "check_derivatives",

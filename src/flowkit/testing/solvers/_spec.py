@@ -1,6 +1,7 @@
 """How the checks take a solver: as a class or an instance, rebuilt with ``steps=`` or ``rtol=``/``atol=``."""
 
 import copy
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,16 @@ SolverSpec = Solver | type[Solver]
 def solver_class(solver: SolverSpec) -> type:
     """The solver's class, whether a class or an instance is given."""
     return solver if isinstance(solver, type) else type(solver)
+
+
+def declared_order(solver: SolverSpec, expected_order: int | None = None) -> int:
+    """``expected_order``, else the class attribute ``order`` (which must be a positive integer)."""
+    order = getattr(solver_class(solver), "order", None) if expected_order is None else expected_order
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise AssertionError(
+            f"{describe(solver)}: the class attribute `order` must be a positive integer; got {order!r}"
+        )
+    return order
 
 
 def knob_of(solver: SolverSpec) -> str | None:
@@ -49,12 +60,18 @@ def instance(solver: SolverSpec) -> Solver:
     return solver() if isinstance(solver, type) else solver
 
 
-def accurate(solver: SolverSpec, make: Callable[..., Solver] | None) -> tuple[Solver, float]:
-    """The solver at a setting where it should be accurate, and the relative tolerance to expect."""
-    knob = knob_of(solver)
-    if knob == "steps":  # the global error is about 1.6 h^order on the test ODE
-        order = int(getattr(solver_class(solver), "order", 1))
-        return rebuild(solver, make, steps=100), max(1e-9, 5.0 * 100.0**-order)
-    if knob == "tol":
-        return rebuild(solver, make, rtol=1e-8, atol=1e-8), 1e-5
-    return instance(solver), 5e-2
+def convergence_steps(order: int) -> tuple[int, ...]:
+    """Step counts for a convergence study of a method of ``order``: errors well above round-off.
+
+    The errors must stay above float64 round-off at the finest count: with an
+    error constant near 1, ``h^order`` should stay above ``~1e-11``.
+    """
+    finest = max(8, min(160, int(10 ** (11 / order))))
+    return tuple(finest // 2**k for k in (3, 2, 1, 0))
+
+
+def local_orders(steps: tuple[int, ...], errors: list[float]) -> list[float]:
+    """The order measured between consecutive step counts, ``log(e_a / e_b) / log(n_b / n_a)``."""
+    return [
+        math.log(errors[i] / errors[i + 1]) / math.log(steps[i + 1] / steps[i]) for i in range(len(steps) - 1)
+    ]

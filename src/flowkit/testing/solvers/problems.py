@@ -17,6 +17,7 @@ varies in time, a method that evaluates the field at the wrong stage times
 loses its order.
 """
 
+import hashlib
 import math
 
 import torch
@@ -43,10 +44,14 @@ class DampedRotation:
 
     Attributes:
         nfe: number of calls so far.
+        repeats: the times of calls at a ``(t, x)`` already evaluated (wasted
+            evaluations); filled only when built with ``track_repeats=True``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, track_repeats: bool = False) -> None:
         self.nfe = 0
+        self.repeats: list[float] = []
+        self._seen: set[bytes] | None = set() if track_repeats else None
 
     def __call__(self, t: Tensor, x: Tensor) -> Tensor:
         if tuple(t.shape) != (x.shape[0],):
@@ -60,6 +65,12 @@ class DampedRotation:
                 f"for a state {x.dtype} on {x.device}"
             )
         self.nfe += 1
+        if self._seen is not None:
+            point = t.detach().cpu().numpy().tobytes() + x.detach().cpu().numpy().tobytes()
+            key = hashlib.sha1(point).digest()
+            if key in self._seen:
+                self.repeats.append(float(t[0]))
+            self._seen.add(key)
         g = col(_g(t), x)
         p, q = x[:, 0], x[:, 1]
         return g * torch.stack([_A * p - _B * q, _B * p + _A * q], dim=1)
