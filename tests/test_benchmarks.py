@@ -19,7 +19,17 @@ if str(ROOT) not in sys.path:
 from benchmarks import common  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 
-PARTS = ["train_step", "shape_checks", "sampling", "coupling", "likelihood", "gradients", "paper", "gpu"]
+PARTS = [
+    "train_step",
+    "shape_checks",
+    "sampling",
+    "coupling",
+    "likelihood",
+    "gradients",
+    "paper",
+    "gpu",
+    "reliability",
+]
 
 
 @pytest.mark.parametrize("part", PARTS)

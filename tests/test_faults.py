@@ -322,6 +322,20 @@ def test_override_records_the_change_with_its_step(run_copy: Path) -> None:
     )
 
 
+def test_a_folder_without_a_checkpoint_starts_afresh_with_the_new_settings(run_copy: Path) -> None:
+    # Killed before its first checkpoint: nothing was kept, so there is no history to protect.
+    (run_copy / CHECKPOINT_FILE).unlink()
+    assert main([*TRAIN, "--out", str(run_copy), "--lr", "0.002"]) == 0
+    manifest = json.loads((run_copy / MANIFEST_FILE).read_text())
+    assert manifest["config"]["lr"] == 0.002 and "amendments" not in manifest
+    assert load_checkpoint(run_copy)[2].step == 6
+    tried(
+        "changed settings on resume",
+        "--lr changed before any checkpoint was kept",
+        "fresh start, new manifest",
+    )
+
+
 # -- 4. damaged and foreign checkpoints --------------------------------------------------------------
 class RunsCode:
     """A pickle payload: unpickling it would create the file ``marker``."""
@@ -417,6 +431,7 @@ def test_damaged_checkpoints_are_refused_everywhere(
     run_copy: Path, capsys: pytest.CaptureFixture[str], fault: str
 ) -> None:
     damage, says, loading_fails = CATALOGUE[fault]
+    manifest = (run_copy / MANIFEST_FILE).read_bytes()
     damage(run_copy)
     file = str(run_copy / CHECKPOINT_FILE)
     consumers = 1
@@ -430,6 +445,7 @@ def test_damaged_checkpoints_are_refused_everywhere(
     else:
         load_checkpoint(run_copy)  # sampling needs no optimizer state
     fails([*TRAIN, "--out", str(run_copy), "--steps", "9"], capsys, file, says)  # resume
+    assert (run_copy / MANIFEST_FILE).read_bytes() == manifest  # the refused resume amended nothing
     who = (
         "load, sample, eval and train resume"
         if loading_fails
@@ -519,7 +535,7 @@ def test_random_kills_never_lose_the_run(tmp_path: Path) -> None:
     kills = Counter[str]()
     finished = False
     for _ in range(30):
-        write, phase = rng.choice([0, 1, 1, 2, 3]), rng.choice(PHASES)
+        write, phase = rng.choice([0, 0, 1, 2, 3]), rng.choice(PHASES)
         argv = [sys.executable, str(HERE / "_fault_child.py"), str(out), str(write), phase, "0", str(steps)]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"

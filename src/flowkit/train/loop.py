@@ -134,8 +134,6 @@ class _Run:
         saved = self._prepare_folder(make_manifest(flow, config, data_info, info.world_size))
         self.start = 0 if saved is None else int(saved[1]["step"])
         if saved is not None:
-            assert self.out is not None
-            ck.check_fits(self.flow, saved[0], self.out / CHECKPOINT_FILE, ("model", "ema"))
             self.flow.load_state_dict(ck.section(saved[0], "model"))
         self.ema = EMA(self.field, config.ema_decay, config.ema_warmup)
         self.ema_flow = Flow(self.ema.shadow, flow.path, flow.solver, flow.objective, flow.event_shape)
@@ -172,6 +170,7 @@ class _Run:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = DistributedDataParallel(self.flow, device_ids=ids)
         self.last_checkpoint: int | None = self.start if saved is not None else None
+        self._write_folder()  # only now that everything was read and restored
 
     # -- run folder --------------------------------------------------------------------------
     def _prepare_folder(self, manifest: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]] | None:
@@ -191,19 +190,27 @@ class _Run:
             check_same_run(out, effective_manifest(old), manifest)
             if (out / CHECKPOINT_FILE).is_file():  # else nothing was kept: a fresh start
                 saved = ck.read_checkpoint(out)
+                ck.check_fits(self.flow, saved[0], out / CHECKPOINT_FILE, ("model", "ema"))
                 step = int(saved[1]["step"])
                 to_write = check_settings(out, old, manifest, step, self.config.override_settings)
         elif any(not p.name.startswith(".") for p in out.iterdir()):
             raise RunMismatchError(
                 f"{out} is not empty and is not a flowkit run folder; choose another folder"
             )
+        self._pending = (to_write, 0 if saved is None else int(saved[1]["step"]))
+        return saved
+
+    def _write_folder(self) -> None:
+        """Rank 0 writes the manifest (or its amendment) and trims the metrics log to the step resumed."""
+        if self.out is None:
+            return
+        to_write, step = self._pending
         if self.info.distributed:
-            dist.barrier()  # every rank has looked before rank 0 writes
+            dist.barrier()  # every rank has read the folder before rank 0 writes
         if self.info.is_main:
             if to_write is not None:
-                write_manifest(out, to_write)
-            truncate_metrics(out / METRICS_FILE, 0 if saved is None else int(saved[1]["step"]))
-        return saved
+                write_manifest(self.out, to_write)
+            truncate_metrics(self.out / METRICS_FILE, step)
 
     def _lock_folder(self, out: Path) -> None:
         """Rank 0 takes the folder's lock and clears what a killed run left; all ranks learn if it failed."""
