@@ -508,7 +508,17 @@ def write_section(section: Section, cfg: Config, env: dict[str, Any]) -> None:
     (cfg.out / f"{section.name}.md").write_text(section.markdown())
 
 
-ORDER = ("train_step", "shape_checks", "sampling", "coupling", "likelihood", "gradients", "paper", "gpu", "reliability")
+ORDER = (
+    "train_step",
+    "shape_checks",
+    "sampling",
+    "coupling",
+    "likelihood",
+    "gradients",
+    "paper",
+    "gpu",
+    "reliability",
+)
 
 
 def write_summary(cfg: Config, env: dict[str, Any]) -> Path:
