@@ -26,8 +26,9 @@ PARTS = {
     "sampling": "B. sampling: dopri5, Euler, RK4 vs torchdiffeq",
     "coupling": "C. minibatch OT coupling vs torchcfm",
     "likelihood": "D. log-likelihood vs flow_matching",
-    "gradients": "H. gradient of the log-likelihood: direct vs adjoint vs flow_matching (issue 12)",
+    "gradients": "I. gradient of the log-likelihood: direct vs adjoint vs flow_matching (issue 12)",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
+    "multistep": "H. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
     "reliability": "G. what the boundary input checks and checkpoint integrity checks cost (issue 13)",
 }

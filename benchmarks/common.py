@@ -518,6 +518,7 @@ ORDER = (
     "paper",
     "gpu",
     "reliability",
+    "multistep",
 )
 
 

@@ -29,6 +29,7 @@ PARTS = [
     "paper",
     "gpu",
     "reliability",
+    "multistep",
 ]
 
 

@@ -259,6 +259,9 @@ def test_bad_values(moons_run: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "steps" in _error_line(capsys)
     assert main(["sample", "--checkpoint", str(moons_run), "--solver-option", "oops"]) == 2
     assert "KEY=VALUE" in _error_line(capsys)
+    argv = ["sample", "--checkpoint", str(moons_run), "--solver", "euler", "--solver-option", "steps=2.5"]
+    assert main(argv) == 2
+    assert "steps must be a positive integer; got 2.5" in _error_line(capsys)
 
 
 def test_the_console_entry_point_exits_2_without_a_traceback(tmp_path: Path) -> None:

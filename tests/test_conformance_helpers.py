@@ -131,3 +131,17 @@ def test_distribution_adds_its_registered_names_and_a_registration_test() -> Non
     assert {"solver-rk4-order", "solver-dopri5-tolerance", "path-ot-boundary_conditions"} <= set(ids)
     assert "path-gaussian-cannot-build" in ids  # GaussianPath needs mu and sigma: reported, not crashed
     ns["test_flowkit_registration"]()
+
+
+def test_path_checks_take_their_tolerances_per_check() -> None:
+    class Off(OTPath):
+        """log_prob off by 1e-6: wrong at the default tolerance, accepted when it is loosened."""
+
+        def log_prob(self, t: Tensor, x: Tensor, x1: Tensor) -> Tensor:
+            return super().log_prob(t, x, x1) + 1e-6
+
+    with pytest.raises(AssertionError, match=r"log_prob vs torch\.distributions\.Normal"):
+        fkt.check_path(Off(), skip=["marginal_statistics", "source"])
+    fkt.check_path(Off(), options={"log_prob": {"atol": 1e-5}}, skip=["marginal_statistics", "source"])
+    with pytest.raises(ValueError, match="unknown path check 'log-prob'"):
+        fkt.check_path(OTPath(), skip=["log-prob"])

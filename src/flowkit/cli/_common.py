@@ -59,7 +59,7 @@ def run_guarded(
     try:
         with sigterm_as_exception():
             return fn(args)
-    except (FlowkitError, ValueError, OSError) as exc:
+    except (FlowkitError, ValueError, TypeError, OSError) as exc:  # TypeError: the validators' wrong type
         if traceback:
             raise
         text = str(exc)

@@ -57,7 +57,8 @@ class Solver(ABC):
     is called as ``field(t, x)`` with ``t`` a batch of equal times ``(batch,)``.
 
     Attributes:
-        order: the order of accuracy of the method (global error ``O(h^order)``).
+        order: the order of accuracy of the method (global error ``O(h^order)``);
+            required, a positive integer (the registry refuses a solver without it).
         adaptive: whether the method chooses its own step sizes.
         adjoint: when a solve runs with gradients enabled, backpropagate by the
             adjoint method (memory independent of the number of steps; see
@@ -75,12 +76,15 @@ class Solver(ABC):
 
         The unchecked core that subclasses implement. ``times`` is a 1-D,
         strictly monotone, float64 tensor **on the CPU** with at least two
-        entries, so a solver can plan its grid on the host without waiting
-        on the device.
+        entries (``t0``, the requested output times, ``t1``), so a solver can
+        plan its grid on the host without waiting on the device. ``field`` is
+        already wrapped in a counter by [`solve`][flowkit.Solver.solve]: the
+        NFE of the solution is counted for you.
 
         Returns:
             ``(states, n_accepted, n_rejected)`` with ``states[i]`` the state
-            at ``times[i + 1]``.
+            at ``times[i + 1]`` (``x0``'s shape, dtype and device), the number
+            of steps taken and the number of steps rejected.
         """
 
     def integrate_adjoint(

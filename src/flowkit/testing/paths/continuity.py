@@ -16,7 +16,14 @@ from ._common import data, interior
 
 
 def check_velocity_matches_target(
-    path: ProbabilityPath, *, dim: int = 2, n: int = 16, device: Device = None, seed: int = 0
+    path: ProbabilityPath,
+    *,
+    dim: int = 2,
+    n: int = 16,
+    rtol: float = 1e-8,
+    atol: float = 1e-9,
+    device: Device = None,
+    seed: int = 0,
 ) -> None:
     r"""Check ``velocity(t, psi_t(x0), x1) == sample(t, x0, x1).target`` (Theorem 10 vs the flow).
 
@@ -35,8 +42,8 @@ def check_velocity_matches_target(
     assert_close(
         path.velocity(t, s.xt, x1),
         s.target,
-        atol=1e-9,
-        rtol=1e-8,
+        atol=atol,
+        rtol=rtol,
         what=f"{name}: velocity(t, x_t, x1) vs sample target",
     )
 

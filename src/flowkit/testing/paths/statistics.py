@@ -110,7 +110,14 @@ def check_marginal_statistics(
 
 
 def check_log_prob(
-    path: ProbabilityPath, *, dim: int = 2, n: int = 16, device: Device = None, seed: int = 0
+    path: ProbabilityPath,
+    *,
+    dim: int = 2,
+    n: int = 16,
+    rtol: float = 1e-9,
+    atol: float = 1e-9,
+    device: Device = None,
+    seed: int = 0,
 ) -> None:
     """Check ``log_prob(t, x, x1)`` against ``torch.distributions.Normal(mu_t(x1), sigma_t)``.
 
@@ -127,7 +134,7 @@ def check_log_prob(
     assert_close(
         path.log_prob(t, x, x1),
         normal.log_prob(x).sum(1),
-        atol=1e-9,
-        rtol=1e-9,
+        atol=atol,
+        rtol=rtol,
         what=f"{name}: log_prob vs torch.distributions.Normal",
     )
