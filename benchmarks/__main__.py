@@ -29,10 +29,12 @@ PARTS = {
     "gradients": "I. gradient of the log-likelihood: direct vs adjoint vs flow_matching (issue 12)",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
     "multistep": "H. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
+    "image_step": "I. image training step: U-Net vs hand-written, memory at batch 128 on 28x28",
+    "images": "J. images on the CPU: digits U-Net vs MLP, short MNIST (minutes; not by default)",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
     "reliability": "G. what the boundary input checks and checkpoint integrity checks cost (issue 13)",
 }
-DEFAULT = [p for p in ORDER if p != "gpu"]
+DEFAULT = [p for p in ORDER if p not in ("gpu", "images")]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -519,6 +519,8 @@ ORDER = (
     "gpu",
     "reliability",
     "multistep",
+    "image_step",
+    "images",
 )
 
 

@@ -30,6 +30,7 @@ PARTS = [
     "gpu",
     "reliability",
     "multistep",
+    "image_step",
 ]
 
 

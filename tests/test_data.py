@@ -74,9 +74,10 @@ def test_unknown_name_lists_known_and_closest() -> None:
 
 
 def test_registry_specs() -> None:
-    assert set(DATASETS) == {*TOYS, "digits"}
+    assert set(DATASETS) == {*TOYS, "digits", "mnist"}
     assert all(DATASETS[n].dim == 2 and DATASETS[n].bin_width is None for n in TOYS)
     assert DATASETS["digits"].dim == 64 and DATASETS["digits"].bin_width == pytest.approx(2 / 17)
+    assert DATASETS["mnist"].dim == 784 and DATASETS["mnist"].bin_width == pytest.approx(2 / 256)
     assert load_dataset("circles").shape == (10_000, 2)  # default size
 
 

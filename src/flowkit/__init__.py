@@ -22,6 +22,7 @@ from .data import DATASETS as DATASETS
 from .data import load_dataset as load_dataset
 from .field import MarginalField as MarginalField
 from .field import MLPField as MLPField
+from .field import UNetField as UNetField
 from .field import VectorField as VectorField
 from .field import as_field as as_field
 from .flow import Flow as Flow
@@ -56,6 +57,7 @@ __all__ = [
     "Times",
     "TrainConfig",
     "TrainResult",
+    "UNetField",
     "VectorField",
     "__version__",
     "as_field",

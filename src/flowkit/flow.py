@@ -1,5 +1,6 @@
 """``Flow``: a vector field together with the path, solver and objective that train and run it."""
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -18,7 +19,8 @@ from .solver.choice import choose_solver
 
 def bind_conditioning(field: Callable[..., Tensor], cond: dict[str, Any]) -> Field:
     """``field`` as a solver calls it, ``(t, x) -> v``, with the conditioning keywords ``cond`` bound."""
-    return field if not cond else (lambda t, x: field(t, x, **cond))
+    # A partial, not a lambda, so a two-time sampler can still find the field's average velocity.
+    return field if not cond else functools.partial(field, **cond)
 
 
 class Flow(nn.Module):

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..plugin.manager import add_commands
 from . import demo, evaluate, plugins, sample, train
 from ._common import run_guarded
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
+    add_commands(sub)  # plugins' subcommands (hook flowkit_add_commands)
     return parser
 
 

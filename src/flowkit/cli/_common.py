@@ -216,18 +216,31 @@ def data_entry(state: Any) -> dict[str, Any]:
     return dict(state.manifest.get("data") or {})
 
 
-def heldout_data(name: str, n: int | None, seed: int, device: torch.device) -> tuple[Tensor, float | None]:
+def heldout_data(
+    name: str, n: int | None, seed: int, device: torch.device, shape: Any = None
+) -> tuple[Tensor, float | None]:
     """Held-out samples of a built-in data set and its bin width.
 
-    The digits use their test split, dequantized once with a fixed generator;
-    a 2-D toy draws fresh points with a seed distinct from training's.
+    The digits and MNIST use their test split, dequantized once with a fixed generator (as
+    images when the run's ``shape`` has three axes); a 2-D toy draws fresh points with a seed
+    distinct from training's; a folder of PNGs or an ``.npz`` is read whole (pass a separate
+    test folder to ``flowkit eval --data``).
     """
     from ..data import get_dataset, load_dataset
 
-    spec = get_dataset(name)
     generator = torch.Generator().manual_seed(seed + HELDOUT_SEED_OFFSET)
-    if name == "digits":
-        x = load_dataset("digits", n, generator=generator, split="test", dequantize=True)
+    if name.lower().endswith(".npz") or "/" in name or Path(name).is_dir():
+        from ..data.images import load_images
+
+        images = load_images(name)
+        x = images.x[:n] if n else images.x
+        if images.bin_width is not None:
+            x = x + (torch.rand(x.shape, generator=generator) - 0.5) * images.bin_width
+        return x.to(device), images.bin_width
+    spec = get_dataset(name)
+    if name in ("digits", "mnist"):
+        as_images = shape is not None and len(shape) == 3
+        x = load_dataset(name, n, generator=generator, split="test", dequantize=True, as_images=as_images)
     else:
         x = load_dataset(name, n or 2000, generator=generator)
     return x.to(device), spec.bin_width

@@ -34,6 +34,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise and probes")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument(
+        "--classifier-steps",
+        type=int,
+        default=600,
+        help="image runs on digits/mnist: training steps of the fd_classifier feature network, which is "
+        "cached in the run folder (default: 600)",
+    )
     add_solver_arguments(p, default="dopri5")
     p.set_defaults(run=run)
 
@@ -50,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     name = args.data or data_entry(state).get("name")
     if name is None:
         raise ValueError(f"{args.checkpoint} records no data set; pass --data NAME")
-    data, bin_width = heldout_data(name, args.n, training_seed(state), device)
+    shape = ema_flow.event_shape
+    data, bin_width = heldout_data(name, args.n, training_seed(state), device, shape)
     if ema_flow.event_shape is not None and tuple(data.shape[1:]) != tuple(ema_flow.event_shape):
         raise ValueError(
             f"--data {name} has samples of shape {tuple(data.shape[1:])} but the run in {args.checkpoint} "
@@ -58,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             "pass --data with a data set of that shape"
         )
     generator = torch.Generator(device=device).manual_seed(args.seed)
+    if data.ndim == 4:
+        return run_images(args, ema_flow, state, name, data, bin_width, generator)
     result = evaluate(
         ema_flow,
         data,
@@ -92,3 +102,92 @@ def print_report(result: Any, name: str, step: int, bin_width: float | None) -> 
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
+
+
+def run_images(
+    args: argparse.Namespace, flow: Any, state: Any, name: str, data: Any, bin_width: Any, generator: Any
+) -> int:
+    """Image runs: bits/dim, NFE, ``fd_classifier`` (labelled built-in sets) and sample grids."""
+    from pathlib import Path
+
+    from ..data import get_dataset
+    from ..data.registry import DATASETS
+    from ..images import evaluate_images, load_or_train_classifier, save_image_grid
+
+    classifier, info = None, None
+    spec = DATASETS.get(name)
+    if spec is not None and spec.num_classes is not None:
+        train_x, train_y = get_dataset(name).make(None, split="train", as_images=True, with_labels=True)
+        test_x, test_y = get_dataset(name).make(None, split="test", as_images=True, with_labels=True)
+        classifier, info = load_or_train_classifier(
+            args.checkpoint,
+            name,
+            (train_x, train_y),
+            (test_x, test_y),
+            spec.num_classes,
+            steps=args.classifier_steps,
+        )
+        classifier = classifier.to(data.device)
+    num_classes = getattr(flow.field, "num_classes", None)
+    options = solver_options(args)
+    result, samples, by_class = evaluate_images(
+        flow,
+        data,
+        bin_width=bin_width,
+        classifier=classifier,
+        num_classes=num_classes,
+        n_samples=args.samples or data.shape[0],
+        solver=args.solver,
+        solver_options=options,
+        divergence=args.divergence,
+        generator=generator,
+    )
+    folder = Path(args.checkpoint)
+    grids = [str(save_image_grid(samples[:100], folder / "samples.png", ncol=10, scale=2))]
+    if by_class is not None and num_classes is not None:
+        k = num_classes
+        order = (
+            by_class[: k * 10]
+            .reshape(10, k, *by_class.shape[1:])
+            .transpose(0, 1)
+            .reshape(-1, *by_class.shape[1:])
+        )
+        grids.append(str(save_image_grid(order, folder / "samples_by_class.png", ncol=10, scale=2)))
+    record = {"checkpoint": args.checkpoint, "step": state.step, "data": name, **result.as_dict()}
+    record["classifier"] = info
+    record["grids"] = grids
+    if args.json:
+        print(json.dumps(record))
+        return 0
+    rows = [
+        ("data", f"{name} held-out images, n={result.n_test}, shape={tuple(data.shape[1:])}"),
+        ("step", str(state.step)),
+        (
+            "bits/dim",
+            f"{result.bits_per_dim:.4f} (NLL {result.nll:.2f} ± {result.nll_stderr:.2f} nats, "
+            f"{result.divergence})",
+        ),
+        ("NFE", f"likelihood {result.nfe_likelihood:.0f}, sampling {result.nfe_sample}"),
+        ("time", f"likelihood {result.likelihood_seconds:.1f} s, sampling {result.sample_seconds:.1f} s"),
+    ]
+    if result.fd_classifier is not None and info is not None:
+        rows.append(
+            (
+                "fd_classifier",
+                f"{result.fd_classifier:.3f} (n={result.n_samples}; classifier test accuracy "
+                f"{info['test_accuracy']:.3f}; not FID)",
+            )
+        )
+    if result.guided_accuracy is not None:
+        rows.append(
+            (
+                "class-cond.",
+                f"classifier accuracy {result.guided_accuracy:.3f}, "
+                f"fd_classifier {result.guided_fd_classifier:.3f}",
+            )
+        )
+    rows.append(("grids", ", ".join(grids)))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0

@@ -19,7 +19,9 @@ def add_parser(sub: Any) -> None:
             "status is 1 when a check fails."
         ),
     )
-    p.add_argument("--kind", choices=("path", "solver", "objective"), help="list or check only this kind")
+    p.add_argument(
+        "--kind", choices=("path", "solver", "objective", "model"), help="list or check only this kind"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--check", action="store_true", help="run the conformance suite on the installed plugins")
     p.add_argument(

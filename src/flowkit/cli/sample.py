@@ -86,6 +86,10 @@ def _write(out: Path, x: torch.Tensor, args: argparse.Namespace, state: Any, dev
 
         flat = x.reshape(x.shape[0], -1).numpy()
         write_atomically(out, lambda tmp: np.savetxt(tmp, flat, delimiter=",", fmt="%.6g"))
+    elif x.ndim == 4:  # images: a grid
+        from ..images import save_image_grid
+
+        save_image_grid(x, out, scale=2)
     else:
         from ..plots import plot_samples
 

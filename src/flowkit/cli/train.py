@@ -23,8 +23,23 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument(
-        "--data", default="moons", help="a built-in data set: moons, 8gaussians, checkerboard, ..."
+        "--data",
+        default="moons",
+        help="a built-in data set (moons, 8gaussians, checkerboard, digits, mnist, ...), a folder of PNG "
+        "images, or an .npz file of images",
     )
+    p.add_argument(
+        "--model",
+        help="a registered model: mlp (default for vectors) or unet (default for images: a folder, an "
+        ".npz, or digits/mnist with --model unet)",
+    )
+    p.add_argument(
+        "--model-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model option, e.g. channels=32 (repeatable)",
+    )
+    p.add_argument("--hflip", action="store_true", help="random horizontal flips of images (off for digits)")
     p.add_argument("--path", default="ot", help="a registered path name (default: ot)")
     p.add_argument(
         "--solver", default="dopri5", help="the run's default solver for sampling (default: dopri5)"
@@ -58,26 +73,45 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def load_training_data(name: str, size: int | None, seed: int) -> tuple[torch.Tensor, float | None]:
-    """The training set of a built-in data set and its bin width (the digits' train split)."""
+def is_image_source(data: str) -> bool:
+    """Whether ``--data`` names files (a folder or an ``.npz``) rather than a built-in data set."""
+    from pathlib import Path
+
+    return data.lower().endswith(".npz") or Path(data).is_dir() or "/" in data
+
+
+def load_training_data(
+    name: str, size: int | None, seed: int, as_images: bool = False
+) -> tuple[torch.Tensor, float | None]:
+    """The training set of a built-in data set (the train split of digits and mnist) and its bin width.
+
+    A folder of PNGs or an ``.npz`` file is read whole (see [`flowkit.data.images`][flowkit.data.images]).
+    """
     from ..data import get_dataset, load_dataset
 
+    if is_image_source(name):
+        from ..data.images import load_images
+
+        images = load_images(name)
+        return images.x, images.bin_width
     spec = get_dataset(name)
     generator = torch.Generator().manual_seed(seed)
-    if spec.name == "digits":
-        return load_dataset("digits", size, generator=generator, split="train"), spec.bin_width
+    if spec.name in ("digits", "mnist"):
+        x = load_dataset(spec.name, size, generator=generator, split="train", as_images=as_images)
+        return x, spec.bin_width
     return load_dataset(spec.name, size, generator=generator), spec.bin_width
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import MLPField, build
+    from .. import build
     from ..plugin import get_registry
     from ..train import TrainConfig, train
 
     for flag in ("steps", "batch_size", "width", "depth", "data_size", "checkpoint_every", "log_every"):
         positive("--" + flag.replace("_", "-"), getattr(args, flag))
     torch.manual_seed(args.seed)  # before anything is built: the initial weights follow --seed
-    data, bin_width = load_training_data(args.data, args.data_size, args.seed)
+    model_name = args.model or ("unet" if is_image_source(args.data) else "mlp")
+    data, bin_width = load_training_data(args.data, args.data_size, args.seed, as_images=model_name == "unet")
     options = {
         part: parse_options(getattr(args, f"{part}_option"), f"--{part}-option")
         for part in ("path", "solver", "objective")
@@ -86,11 +120,17 @@ def run(args: argparse.Namespace) -> int:
     if "data" in inspect.signature(objective_cls).parameters and "data" not in options["objective"]:
         options["objective"]["data"] = data  # fm: the exact marginal field of the training set
     shape = tuple(data.shape[1:])
+    model_options = parse_options(args.model_option, "--model-option")
+    if model_name == "mlp":
+        data = data.reshape(data.shape[0], -1)
+        shape = (math.prod(shape),)
+        model_options = {"width": args.width, "depth": args.depth, **model_options}
     flow = build(
         path=args.path,
         solver=args.solver,
         objective=args.objective,
-        model=MLPField(math.prod(shape), width=args.width, depth=args.depth),
+        model=model_name,
+        model_options=model_options,
         shape=shape,
         path_options=options["path"],
         solver_options=options["solver"],
@@ -113,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         resume=True,
         progress=not args.quiet,
+        hflip=args.hflip,
         override_settings=args.override_settings,
     )
     result = train(flow, data, config)

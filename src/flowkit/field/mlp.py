@@ -1,5 +1,7 @@
 """The default network for vector data: an MLP on ``concat(x, t)``."""
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -38,6 +40,29 @@ class MLPField(VectorField):
             fan_in = width
         layers.append(nn.Linear(fan_in, dim))
         self.net = nn.Sequential(*layers)
+
+    @classmethod
+    def from_shape(
+        cls,
+        shape: Sequence[int],
+        *,
+        num_classes: int | None = None,
+        context_dim: int | None = None,
+        **options: Any,
+    ) -> "MLPField":
+        """The MLP for vectors of ``shape = (dim,)``, as ``flowkit.build(model="mlp", shape=...)`` makes it.
+
+        ``num_classes`` and ``context_dim`` are passed on only when given.
+        """
+        shape = tuple(shape)
+        if len(shape) != 1:
+            raise ValueError(
+                f"model 'mlp' works on vectors, shape (dim,); got shape {shape}: flatten the data, "
+                "or use model='unet' for images (C, H, W)"
+            )
+        given = (("num_classes", num_classes), ("context_dim", context_dim))
+        cond = {k: v for k, v in given if v is not None}
+        return cls(math.prod(shape), **cond, **options)
 
     def forward(self, t: Tensor, x: Tensor, **cond: Any) -> Tensor:
         if cond:

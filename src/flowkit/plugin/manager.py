@@ -27,6 +27,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import pluggy
 
@@ -40,6 +41,8 @@ BUILTIN_MODULES = ("flowkit.path.plugin", "flowkit.solver.plugin", "flowkit.obje
 """flowkit's own plugin modules, named by its entry points."""
 
 _HOOK = "flowkit_register"
+_OPTIONAL_HOOKS = ("flowkit_add_commands",)
+"""Hooks a plugin may implement besides ``flowkit_register`` (see ``spec``)."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,10 @@ def _check_api(module: object) -> str | None:
 def _check_hooks(pm: pluggy.PluginManager, plugin: object, name: str) -> str | None:
     """Why ``plugin`` (registered as ``name``) contributes no working ``flowkit_register``, or ``None``."""
     callers = pm.get_hookcallers(pm.get_plugin(name)) or []
-    unknown = sorted(c.name for c in callers if c.name != _HOOK)
+    unknown = sorted(c.name for c in callers if c.name not in (_HOOK, *_OPTIONAL_HOOKS))
     if unknown:
         return f"it implements {', '.join(unknown)}, which is not a flowkit hook; the hook is named {_HOOK}"
-    if any(c.name == _HOOK for c in callers):
+    if any(c.name in (_HOOK, *_OPTIONAL_HOOKS) for c in callers):
         return None
     attrs = [a for a in dir(plugin) if not a.startswith("_")]
     if callable(getattr(plugin, _HOOK, None)):
@@ -265,6 +268,17 @@ def get_registry() -> Registry:
     return registry
 
 
+def add_commands(subparsers: Any) -> None:
+    """Let each plugin add its ``flowkit`` subcommands (``flowkit_add_commands``); a failing one warns."""
+    for impl in reversed(_get_manager().hook.flowkit_add_commands.get_hookimpls()):
+        try:
+            impl.function(subparsers)
+        except Exception as exc:
+            source = _sources.get(impl.plugin_name, Source(plugin=impl.plugin_name))
+            reason = f"flowkit_add_commands raised {type(exc).__name__}: {exc}"
+            warnings.warn(f"flowkit plugin {source.plugin!r} added no commands: {reason}", stacklevel=2)
+
+
 def available() -> list[Entry]:
     """Every registered path, solver and objective, with the plugin and distribution it came from.
 
@@ -282,4 +296,3 @@ def failures() -> list[LoadFailure]:
     """Plugins that were found but not loaded, with their distribution and the reason."""
     get_registry()
     return [*_failures, *_hook_failures]
-

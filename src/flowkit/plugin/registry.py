@@ -1,4 +1,4 @@
-"""The registry: names of paths, solvers and objectives, each with the plugin that gave it."""
+"""The registry: names of paths, solvers, objectives and models, each with the plugin that gave it."""
 
 import difflib
 import inspect
@@ -8,12 +8,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import DuplicateNameError, OptionError, PluginError, UnknownNameError
+from ..field.base import VectorField
 from ..objective.base import Objective
 from ..path.base import ProbabilityPath
 from ..solver.base import Solver
 
-Kind = Literal["path", "solver", "objective"]
-INTERFACES: dict[str, type] = {"path": ProbabilityPath, "solver": Solver, "objective": Objective}
+Kind = Literal["path", "solver", "objective", "model"]
+INTERFACES: dict[str, type] = {
+    "path": ProbabilityPath,
+    "solver": Solver,
+    "objective": Objective,
+    "model": VectorField,
+}
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,15 @@ class Registry:
     def add_objective(self, name: str, cls: type[Objective]) -> None:
         """Register an [`Objective`][flowkit.Objective] subclass under ``name``."""
         self._add("objective", name, cls)
+
+    def add_model(self, name: str, cls: type[VectorField]) -> None:
+        """Register a [`VectorField`][flowkit.VectorField] subclass under ``name`` for ``build(model=name)``.
+
+        The builder constructs it as ``cls(shape=event_shape, num_classes=..., context_dim=...,
+        **model_options)``, or through ``cls.from_shape(event_shape, num_classes=..., context_dim=...,
+        **model_options)`` when the class defines that classmethod.
+        """
+        self._add("model", name, cls)
 
     def _add(self, kind: str, name: str, cls: type) -> None:
         source = self._source or Source(plugin="<direct>")

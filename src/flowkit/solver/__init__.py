@@ -10,6 +10,7 @@ from .grid import Grid as Grid
 from .grid import GridSolver as GridSolver
 from .grid import plan_grid as plan_grid
 from .rk4 import RK4 as RK4
+from .two_time import TwoTimeSolver as TwoTimeSolver
 
 __all__ = [
     "RK4",
@@ -21,5 +22,6 @@ __all__ = [
     "GridSolver",
     "Solution",
     "Solver",
+    "TwoTimeSolver",
     "plan_grid",
 ]

@@ -137,9 +137,7 @@ class Solver(ABC):
         if t0 == t1:
             raise ValueError(f"t0 and t1 must differ; got t0 = t1 = {t0}")
         requested = None if t_eval is None else _check_eval_times(t_eval, t0, t1)
-        grid = [t0, t1] if requested is None else sorted(
-            {t0, t1, *requested.tolist()}, reverse=t1 < t0
-        )
+        grid = [t0, t1] if requested is None else sorted({t0, t1, *requested.tolist()}, reverse=t1 < t0)
         counter = CountingField(field)
         times = torch.tensor(grid, dtype=torch.float64)
         if self.adjoint and torch.is_grad_enabled():

@@ -67,6 +67,8 @@ from .solvers import check_order as check_order
 from .solvers import check_solver as check_solver
 from .solvers import check_tolerance as check_tolerance
 from .solvers import empirical_order as empirical_order
+from .two_time import check_two_time_objective as check_two_time_objective
+from .two_time import check_two_time_solver as check_two_time_solver
 
 __all__ = [
     "OBJECTIVE_CHECK_NAMES",
@@ -98,6 +100,8 @@ __all__ = [
     "check_source",
     "check_target_is_time_derivative",
     "check_tolerance",
+    "check_two_time_objective",
+    "check_two_time_solver",
     "check_velocity_matches_target",
     "conformance_tests",
     "empirical_order",

@@ -22,6 +22,7 @@ from ..objective.base import Objective
 from ..path.base import ProbabilityPath
 from ..path.ot import OTPath
 from ._common import Device, assert_finite, describe, generator, randn, seeded
+from .two_time import check_two_time_objective, is_two_time
 
 ObjectiveSpec = Objective | type[Objective]
 """An objective instance, or a class built with its defaults."""
@@ -238,6 +239,9 @@ def check_objective(
         >>> from flowkit.testing import check_objective
         >>> check_objective(CFM)  # silent when the objective conforms
     """
+    if is_two_time(objective):  # objectives of fields u(x, r, t): their own checks
+        check_two_time_objective(objective, path, dim=dim, device=device, seed=seed)
+        return
     options = dict(options or {})
     for key in [*options, *skip]:
         if key not in OBJECTIVE_CHECK_NAMES:

@@ -45,6 +45,9 @@ def _as_tensor(item: Any) -> Tensor:
 class BatchSource(ABC):
     """Yields one batch per training step for this process and can save and restore its position."""
 
+    hflip: bool = False
+    """Flip each image ``(C, H, W)`` left-right with probability 1/2 (``TrainConfig.hflip``)."""
+
     def __init__(self, generator: torch.Generator, device: torch.device, bin_width: float | None) -> None:
         self.generator = generator
         self.device = device
@@ -84,6 +87,14 @@ class BatchSource(ABC):
             noise = torch.rand(shape, generator=self.generator, dtype=batch.dtype)[lo:hi]
             # non_blocking: a blocking copy to a GPU would make every step wait for the one before
             batch = batch + (noise - 0.5).to(batch.device, non_blocking=True) * self.bin_width
+        if self.hflip:
+            if batch.ndim != 4:
+                raise ValueError(
+                    f"hflip needs images (N, C, H, W); got batches of shape {tuple(batch.shape)}"
+                )
+            rows = noise_shape[0] if noise_shape is not None else batch.shape[0]
+            flip = (torch.rand(rows, generator=self.generator) < 0.5)[lo:hi].to(batch.device)
+            batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
         return batch.to(self.device, non_blocking=True)
 
 

@@ -57,6 +57,9 @@ class TrainConfig:
             (``lr``, ``batch_size``, ``seed``, ...) differ from the folder's; the change is
             recorded in the manifest as an amendment with its step. Without it such a
             resume is refused, listing the old and new values.
+        hflip: flip each image of a batch left-right with probability 1/2 (data
+            ``(N, C, H, W)``); the draws come from the batch generator, so a resumed run
+            flips as the uninterrupted one would. Off by default (wrong for digits).
     """
 
     steps: int = 1000
@@ -81,6 +84,7 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     override_settings: bool = False
+    hflip: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
@@ -96,6 +100,8 @@ class TrainConfig:
         in_interval("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True)
         if not isinstance(self.dequantize, bool):
             positive_float("dequantize", self.dequantize)  # True, False or a bin width
+        if not isinstance(self.hflip, bool):
+            raise TypeError(f"hflip must be True or False; got {self.hflip!r}")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
         if self.out is not None:
             self.out = str(self.out)

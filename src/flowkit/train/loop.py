@@ -149,6 +149,7 @@ class _Run:
         self.source: BatchSource = make_batches(
             data, config.batch_size, generator, self.device, bin_width, info.rank, info.world_size
         )
+        self.source.hflip = config.hflip
         if saved is None:
             if config.seed is not None:
                 torch.manual_seed(config.seed + info.rank)
@@ -310,6 +311,10 @@ def _check_batch(x1: Tensor, flow: Flow) -> None:
             f"the data's samples have shape {tuple(x1.shape[1:])} but the flow was built for "
             f"{tuple(flow.event_shape)}"
         )
+    if x1.ndim == 4:  # images: warn once when they were evidently not scaled to [-1, 1]
+        from ..data.images import check_scale
+
+        check_scale(x1, "the training images")
 
 
 def _check_optimizer(optimizer: torch.optim.Optimizer, flow: Flow) -> None:

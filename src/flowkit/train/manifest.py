@@ -103,9 +103,11 @@ def describe_part(kind: Kind, obj: Any) -> dict[str, Any]:
 
 
 def describe_field(field: nn.Module) -> dict[str, Any]:
-    """Describe a field: the default MLP by its sizes, any other by its class.
+    """Describe a field: the MLP by its sizes, a registered model by name and options, others by class.
 
-    ``{"type": "mlp", "dim", "width", "depth"}`` or ``{"type": "custom", "class"}``.
+    ``{"type": "mlp", "dim", "width", "depth"}``, ``{"type": "model", "name", "options"}`` (options:
+    the constructor parameters the field keeps as attributes of the same name) or
+    ``{"type": "custom", "class"}``.
     """
     if type(field) is MLPField:
         linears = [m for m in field.net if isinstance(m, nn.Linear)]
@@ -116,7 +118,33 @@ def describe_field(field: nn.Module) -> dict[str, Any]:
         }:
             return {"type": "mlp", **sizes}
     cls = type(field)
+    model = _describe_model(field)
+    if model is not None:
+        return model
     return {"type": "custom", "class": f"{cls.__module__}.{cls.__qualname__}"}
+
+
+def _describe_model(field: nn.Module) -> dict[str, Any] | None:
+    """``{"type": "model", "name", "options"}`` when rebuilding from them gives the same parameter shapes."""
+    cls = type(field)
+    names = [e.name for e in get_registry().entries() if e.kind == "model" and e.cls is cls]
+    if not names or cls is MLPField:
+        return None
+    options: dict[str, Any] = {}
+    for param in inspect.signature(cls).parameters.values():
+        if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY) and hasattr(field, param.name):
+            value = getattr(field, param.name)
+            value = list(value) if isinstance(value, tuple) else value
+            if _json_ready(value):
+                options[param.name] = value
+    try:
+        twin = cls(**options)
+    except Exception:  # a constructor that rejects what we read back
+        return None
+    shapes = {k: v.shape for k, v in field.state_dict().items()}
+    if {k: v.shape for k, v in twin.state_dict().items()} != shapes:
+        return None
+    return {"type": "model", "name": names[0], "options": options}
 
 
 def describe_flow(flow: Flow) -> dict[str, Any]:
@@ -164,6 +192,8 @@ def rebuild_flow(
         field: VectorField = model
     elif field_desc["type"] == "mlp":
         field = MLPField(field_desc["dim"], width=field_desc["width"], depth=field_desc["depth"])
+    elif field_desc["type"] == "model":
+        field = registry.get("model", field_desc["name"]).cls(**field_desc["options"])
     else:
         raise CheckpointError(
             f"{where} trained a custom field ({field_desc.get('class')}); pass model=... "

@@ -5,6 +5,7 @@ from typing import Any
 
 from ...solver.base import Solver
 from .._common import Device
+from ..two_time import check_two_time_solver, is_two_time
 from ._spec import SolverSpec, declared_order, knob_of, solver_class
 from .closed_form import check_closed_form
 from .nfe import check_nfe
@@ -91,6 +92,9 @@ def check_solver(
     cls = solver_class(solver)
     if not (isinstance(cls, type) and issubclass(cls, Solver)):
         raise AssertionError(f"{solver!r} is not a flowkit.Solver subclass or instance")
+    if is_two_time(cls):  # samplers of fields u(x, r, t): their own checks
+        check_two_time_solver(solver, device=device, seed=seed)
+        return
     declared_order(solver, expected_order)
     common: dict[str, Any] = {"make": make, "device": device, "seed": seed}
     for name in applicable_solver_checks(solver):
