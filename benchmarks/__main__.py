@@ -26,6 +26,7 @@ PARTS = {
     "sampling": "B. sampling: dopri5, Euler, RK4 vs torchdiffeq",
     "coupling": "C. minibatch OT coupling vs torchcfm",
     "likelihood": "D. log-likelihood vs flow_matching",
+    "gradients": "I. gradient of the log-likelihood: direct vs adjoint vs flow_matching (issue 12)",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
     "multistep": "H. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
     "image_step": "I. image training step: U-Net vs hand-written, memory at batch 128 on 28x28",

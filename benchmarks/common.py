@@ -523,6 +523,7 @@ ORDER = (
     "sampling",
     "coupling",
     "likelihood",
+    "gradients",
     "paper",
     "gpu",
     "reliability",

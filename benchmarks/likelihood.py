@@ -71,7 +71,9 @@ def flowkit_log_prob(
 
     def fn(x: Tensor) -> tuple[Tensor, int]:
         gen = torch.Generator().manual_seed(0)
-        res = likelihood(flow, x, divergence=divergence, generator=gen)  # type: ignore[arg-type]
+        res = likelihood(
+            flow.field, x, flow.path.source_log_prob, flow.solver, divergence=divergence, generator=gen  # type: ignore[arg-type]
+        )
         return res.log_prob, res.solution.nfe
 
     return fn

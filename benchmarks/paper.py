@@ -99,7 +99,12 @@ def _log_prob(flow: Any, x: torch.Tensor) -> tuple[torch.Tensor, int]:
     from flowkit.likelihood import likelihood
 
     res = likelihood(
-        flow, x, solver="dopri5", solver_options={"rtol": 1e-5, "atol": 1e-5}, divergence="exact"
+        flow.field,
+        x,
+        flow.path.source_log_prob,
+        solver="dopri5",
+        solver_options={"rtol": 1e-5, "atol": 1e-5},
+        divergence="exact",
     )
     return res.log_prob, res.solution.nfe
 

@@ -114,12 +114,24 @@ def test_sample_with_another_solver_at_call_time() -> None:
     flow = flowkit.build(dim=2)
     flow.sample(2, solver="euler", solver_options={"steps": 3})
     assert flow.nfe == 3
-    with pytest.raises(TypeError, match="solver_options need a solver name"):
-        flow.sample(2, solver_options={"steps": 3})
+
+def test_solver_options_alone_remake_the_flows_own_solver() -> None:
+    flow = flowkit.build(dim=2, solver="rk4", solver_options={"steps": 10})
+    flow.sample(2, solver_options={"steps": 3})
+    assert flow.nfe == 12  # RK4, 3 steps: the flow's solver with the new option
+    assert flow.solver.steps == 10  # the flow's own is left as it was
+    adaptive = flowkit.build(dim=2, solver_options={"rtol": 1e-2, "atol": 1e-2})
+    x0 = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+    adaptive.sample(x0)
+    loose = adaptive.nfe
+    adaptive.sample(x0, solver_options={"rtol": 1e-9, "atol": 1e-9})
+    assert loose is not None and adaptive.nfe is not None and adaptive.nfe > loose  # they reached dopri5
+    with pytest.raises(flowkit.errors.OptionError, match=r"unknown option 'step'.*Did you mean 'steps'"):
+        flow.sample(2, solver_options={"step": 3})
 
 
 def test_sample_count_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="must be positive; got 0"):
+    with pytest.raises(ValueError, match="x0 must be a positive integer; got 0"):
         flowkit.build(dim=2).sample(0)
 
 

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 CODE = DOCS / "tutorials" / "code"
 KEPT = DOCS / "figures" / "tutorials"
-TUTORIALS = ["two_d", "digits", "likelihood", "few_steps", "gpu", "posterior"]  # likelihood loads digits' run
+# likelihood loads digits' run
+TUTORIALS = ["two_d", "digits", "likelihood", "few_steps", "fine_tune", "gpu", "posterior"]
 NEEDS_SKLEARN = {"digits", "likelihood"}
 
 

@@ -81,12 +81,13 @@ def test_timings_wait_for_a_cuda_device(monkeypatch: pytest.MonkeyPatch) -> None
     assert waited == [torch.device("cuda", 1)]
 
 
-def test_evaluate_refuses_solver_options_it_cannot_apply() -> None:
-    # Options without a solver name (or with a solver instance) were dropped silently: the report then
-    # described another solve than the one asked for. They are refused, as Flow.sample refuses them.
+def test_evaluate_applies_solver_options_or_refuses_them() -> None:
+    # Options were once dropped silently: the report then described another solve than the one asked
+    # for. Alone they re-make the flow's own solver (both solves use them); with an instance, refused.
     flow = flowkit.build(model=lambda t, x: 0 * x, solver="euler", solver_options={"steps": 2}, dim=2)
     data = torch.randn(8, 2)
-    with pytest.raises(TypeError, match="solver_options need a solver name"):
-        evaluate(flow, data, solver=None, solver_options={"steps": 50})
+    report = evaluate(flow, data, solver=None, solver_options={"steps": 5})
+    assert report.solver == "Euler(steps=5, adjoint=False)"
+    assert report.nfe_likelihood == 5 and report.nfe_sample == 5
     with pytest.raises(flowkit.errors.OptionError, match="solver instance"):
         evaluate(flow, data, solver=flowkit.solver.RK4(steps=1), solver_options={"steps": 50})

@@ -392,3 +392,23 @@ def test_fm_and_marginal_bad_input() -> None:
         FM(data=torch.randn(5))
     with pytest.raises(ValueError, match="data points must have the shape"):
         marginal_velocity(OTPath(), torch.rand(3), torch.randn(3, 2), torch.randn(5, 3))
+
+
+def test_fm_moves_its_data_set_to_the_batch_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The data set was copied to the batch's device (and dtype) at every step; now once, then held.
+    data = torch.randn(32, 2)
+    fm, path = FM(data=data), OTPath(sigma_min=1e-3)
+    field = MLPField(2, width=8, depth=1).double()
+    copies = []
+    original = Tensor.to
+
+    def counting_to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        out = original(self, *args, **kwargs)
+        if self.shape == (32, 2) and out is not self:
+            copies.append(1)
+        return out
+
+    monkeypatch.setattr(Tensor, "to", counting_to)
+    for _ in range(3):
+        fm(field, path, torch.randn(8, 2, dtype=torch.float64))
+    assert len(copies) == 1 and fm.data is not None and fm.data.dtype == torch.float64

@@ -18,7 +18,15 @@ from torch import Tensor
 from flowkit import build
 from flowkit import testing as fkt
 from flowkit.errors import OptionError
-from flowkit.path import GaussianPath, OTPath, ProbabilityPath, VEPath, VPPath
+from flowkit.path import (
+    GaussianPath,
+    OTPath,
+    PathPrimitives,
+    ProbabilityPath,
+    VEPath,
+    VPPath,
+    primitives_by_autodiff,
+)
 from flowkit.plugin import get_registry
 
 F64 = torch.float64
@@ -59,17 +67,27 @@ def test_check_path_accepts_a_class() -> None:
 
 # -- negative controls: each check catches the bug it is for ------------------------------------
 class DMuOff(OTPath):
-    """d_mu 10% too small: the conditional field no longer moves mass with the path."""
+    """A closed form with d_mu 10% too small: the conditional field no longer moves mass with the path."""
 
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return 0.9 * x1
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        p = super().primitives(t, x1)
+        return PathPrimitives(p.mu, p.sigma, 0.9 * p.d_mu, p.d_sigma)
 
 
 class DSigmaSign(VPPath):
-    """The sign of sigma' flipped."""
+    """The sign of sigma' flipped in the closed form."""
 
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return -super().d_sigma(t)
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        p = super().primitives(t, x1)
+        return PathPrimitives(p.mu, p.sigma, p.d_mu, -p.d_sigma)
+
+
+class MuDisagrees(VEPath):
+    """primitives() returns a mean that mu() does not: the override drifted from the definition."""
+
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        p = super().primitives(t, x1)
+        return PathPrimitives(p.mu + 1e-3, p.sigma, p.d_mu, p.d_sigma)
 
 
 class TargetIgnoresSigmaMin(OTPath):
@@ -84,7 +102,8 @@ class ForgetsSourceStd(VEPath):
     """psi_t(x0) = mu + sigma x0, not mu + sigma x0 / sigma_max: x_t has the wrong spread."""
 
     def interpolate(self, t: Tensor, x0: Tensor, x1: Tensor) -> tuple[Tensor, Tensor]:
-        return self.mu(t, x1) + self.sigma(t) * x0, self.d_mu(t, x1) + self.d_sigma(t) * x0
+        p = self.primitives(t, x1)
+        return p.mu + p.sigma * x0, p.d_mu + p.d_sigma * x0
 
 
 class WrongSourceStd(VEPath):
@@ -128,8 +147,8 @@ class StartsAtData(OTPath):
     def mu(self, t: Tensor, x1: Tensor) -> Tensor:
         return x1 + 0.0 * t
 
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return torch.zeros_like(x1)
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        return primitives_by_autodiff(self, t, x1)
 
 
 @pytest.mark.parametrize(
@@ -141,6 +160,7 @@ class StartsAtData(OTPath):
         (DSigmaSign(), fkt.check_derivatives),
         (DSigmaSign(), fkt.check_target_is_time_derivative),
         (DSigmaSign(), fkt.check_continuity_equation),
+        (MuDisagrees(), fkt.check_derivatives),
         (TargetIgnoresSigmaMin(sigma_min=0.1), fkt.check_target_is_time_derivative),
         (TargetIgnoresSigmaMin(sigma_min=0.1), fkt.check_velocity_matches_target),
         (ForgetsSourceStd(), fkt.check_marginal_statistics),
@@ -167,7 +187,7 @@ def test_image_check_catches_layout_bug() -> None:
 
 
 def test_failure_message_is_readable() -> None:
-    with pytest.raises(AssertionError, match=r"d_mu vs autograd.*max abs error.*expected"):
+    with pytest.raises(AssertionError, match=r"primitives\(\)\.d_mu vs autograd.*max abs error.*expected"):
         fkt.check_derivatives(DMuOff())
 
 
@@ -225,8 +245,10 @@ def test_vp_schedule_matches_numerical_integral(beta_min: float, beta_max: float
         d_alpha = (alpha(t + h) - alpha(lo)) / (t + h - lo)
         d_sigma = (sigma(t + h) - sigma(lo)) / (t + h - lo)
         tol = 1e-7 if t > 0 else 1e-3
-        torch.testing.assert_close(path.d_mu(tt, x1), d_alpha * x1, rtol=tol, atol=0)
-        assert float(path.d_sigma(tt)) == pytest.approx(d_sigma, rel=tol)
+        p = path.primitives(tt, x1)  # the closed form
+        torch.testing.assert_close(p.d_mu, d_alpha * x1, rtol=tol, atol=0)
+        assert float(p.d_sigma) == pytest.approx(d_sigma, rel=tol)
+        assert float(p.sigma) == pytest.approx(sigma(t), rel=1e-10)
 
 
 def test_vp_ends() -> None:
@@ -244,7 +266,8 @@ def test_vp_ends() -> None:
     t_eps = quad(lambda s: 0.1 + 19.9 * s, 0.0, eps)[0]
     assert float(path.sigma(one)) == pytest.approx(math.sqrt(-math.expm1(-t_eps)), rel=1e-9)
     assert float(path.sigma(one)) == pytest.approx(math.sqrt(0.1 * eps), rel=1e-3)
-    assert math.isfinite(float(path.d_sigma(one))) and math.isfinite(float(path.d_mu(one, one)))
+    p = path.primitives(one, one)
+    assert math.isfinite(float(p.d_sigma)) and math.isfinite(float(p.d_mu))
 
 
 # -- VE: the geometric schedule -----------------------------------------------------------------
@@ -274,8 +297,9 @@ def test_gaussian_cosine_derivatives_match_closed_form(make_part: MakePart) -> N
     t = torch.linspace(0, 1, 9, dtype=F64).reshape(-1, 1)
     x1 = torch.randn(9, 3, dtype=F64)
     w = 0.5 * math.pi
-    torch.testing.assert_close(path.d_mu(t, x1), w * torch.cos(w * t) * x1, rtol=1e-12, atol=1e-14)
-    torch.testing.assert_close(path.d_sigma(t), -w * torch.sin(w * t), rtol=1e-12, atol=1e-14)
+    p = path.primitives(t, x1)  # the autograd default
+    torch.testing.assert_close(p.d_mu, w * torch.cos(w * t) * x1, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(p.d_sigma, -w * torch.sin(w * t), rtol=1e-12, atol=1e-14)
     assert path.source_std == 1.0
 
 
@@ -284,8 +308,9 @@ def test_gaussian_polynomial_path_conforms() -> None:
     path = GaussianPath(mu=lambda t, x1: t**2 * x1, sigma=lambda t: 1 - 0.99 * t)
     t = torch.linspace(0, 1, 5, dtype=F64).reshape(-1, 1)
     x1 = torch.randn(5, 2, dtype=F64)
-    torch.testing.assert_close(path.d_mu(t, x1), 2 * t * x1, rtol=1e-12, atol=1e-14)
-    torch.testing.assert_close(path.d_sigma(t), torch.full_like(t, -0.99), rtol=1e-12, atol=1e-14)
+    p = path.primitives(t, x1)
+    torch.testing.assert_close(p.d_mu, 2 * t * x1, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(p.d_sigma, torch.full_like(t, -0.99), rtol=1e-12, atol=1e-14)
     fkt.check_path(path)
 
 
@@ -354,3 +379,50 @@ def test_invalid_options_through_build() -> None:
         build(path="ot", path_options={"sigma_min": -1.0}, dim=2)
     with pytest.raises(OptionError, match="sigma_min"):
         build(path="ot", path_options={"sigma_mn": 0.1}, dim=2)
+
+
+# -- primitives in one call ---------------------------------------------------------------------
+def test_vp_velocity_integrates_beta_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # T(1 - t) = int beta was evaluated for mu, sigma, d_mu and d_sigma separately (and alpha inside
+    # d_sigma again); primitives() shares one evaluation between all four.
+    path, calls = VPPath(), []
+    original = path._integral
+
+    def counted(s: Tensor) -> Tensor:
+        calls.append(1)
+        return original(s)
+
+    monkeypatch.setattr(path, "_integral", counted)
+    t, x, x1 = torch.rand(8), torch.randn(8, 3), torch.randn(8, 3)
+    path.velocity(t, x, x1)
+    assert len(calls) == 1
+    calls.clear()
+    path.sample(t, x, x1)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("path", [OTPath(0.1), VPPath(), VEPath()], ids=repr)
+def test_closed_forms_equal_the_autograd_default(path: ProbabilityPath) -> None:
+    t = torch.linspace(0.02, 0.98, 9, dtype=F64).reshape(-1, 1)
+    x1 = torch.randn(9, 4, dtype=F64)
+    closed, auto = path.primitives(t, x1), primitives_by_autodiff(path, t, x1)
+    for name in ("mu", "sigma", "d_mu", "d_sigma"):
+        torch.testing.assert_close(
+            getattr(closed, name).expand_as(getattr(auto, name)), getattr(auto, name), rtol=1e-12, atol=1e-14
+        )
+
+
+def test_a_path_is_two_functions() -> None:
+    class Quadratic(ProbabilityPath):
+        def mu(self, t: Tensor, x1: Tensor) -> Tensor:
+            return t**2 * x1
+
+        def sigma(self, t: Tensor) -> Tensor:
+            return 1 - 0.99 * t
+
+    path = Quadratic()
+    t, x0, x1 = torch.rand(6, dtype=F64), torch.randn(6, 2, dtype=F64), torch.randn(6, 2, dtype=F64)
+    s = path.sample(t, x0, x1)
+    tc = t[:, None]
+    torch.testing.assert_close(s.target, 2 * tc * x1 - 0.99 * x0, rtol=1e-12, atol=1e-14)  # by hand
+    fkt.check_path(path)

@@ -174,7 +174,7 @@ def test_abstract_class_is_refused_with_missing_methods() -> None:
             return t * x1
 
     registry = Registry()
-    with pytest.raises(flowkit.errors.PluginError, match=r"leaves abstract: d_mu, d_sigma, sigma"):
+    with pytest.raises(flowkit.errors.PluginError, match=r"leaves abstract: sigma$"):
         registry.add_path("incomplete", Incomplete)
 
 

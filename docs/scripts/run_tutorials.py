@@ -31,6 +31,7 @@ TUTORIALS: dict[str, tuple[str, ...]] = {
     "digits": ("digits_samples.png", "digits_loss.png"),
     "likelihood": (),
     "few_steps": ("few_steps.png",),
+    "fine_tune": (),
     "posterior": ("posterior_samples.png",),
 }
 

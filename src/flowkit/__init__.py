@@ -6,17 +6,17 @@ Time runs from ``t = 0`` (noise) to ``t = 1`` (data). The four interfaces,
 plugins; [`build`][flowkit.build] composes them into a [`Flow`][flowkit.Flow].
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import data as data
 from . import errors as errors
 from . import likelihood as likelihood
 from . import metrics as metrics
 from . import train as train
+from ._types import Field as Field
 from ._types import PerSample as PerSample
 from ._types import Scalar as Scalar
 from ._types import State as State
 from ._types import Times as Times
+from ._version import __version__ as __version__
 from .builder import build as build
 from .data import DATASETS as DATASETS
 from .data import load_dataset as load_dataset
@@ -40,13 +40,9 @@ from .train import TrainResult as TrainResult
 from .train import load_checkpoint as load_checkpoint
 from .train import save_checkpoint as save_checkpoint
 
-try:
-    __version__ = version("flowkit")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
-
 __all__ = [
     "DATASETS",
+    "Field",
     "Flow",
     "MLPField",
     "MarginalField",

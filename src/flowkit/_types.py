@@ -6,6 +6,8 @@ A batch of times is one time per sample. Time runs from ``t = 0`` (noise)
 to ``t = 1`` (data).
 """
 
+from collections.abc import Callable
+
 from jaxtyping import Float
 from torch import Tensor
 
@@ -21,10 +23,8 @@ Scalar = Float[Tensor, ""]
 PerSample = Float[Tensor, " batch"]
 """One number per sample, such as a log-density, ``(batch,)``."""
 
-Trajectory = Float[Tensor, "time batch *dims"]
-"""States at several times stacked on a leading axis, ``(time, batch, *dims)``."""
+Field = Callable[[Tensor, Tensor], Tensor]
+"""A vector field as solvers call it: ``(t, x) -> dx/dt`` with ``t`` of shape ``(batch,)`` and ``x``
+a state ``(batch, *dims)``; the result has ``x``'s shape."""
 
-TimeGrid = Float[Tensor, " time"]
-"""Increasing or decreasing times at which a trajectory is reported."""
-
-__all__ = ["PerSample", "Scalar", "State", "TimeGrid", "Times", "Trajectory"]
+__all__ = ["Field", "PerSample", "Scalar", "State", "Times"]

@@ -11,28 +11,20 @@ from torch import Tensor, nn
 
 from . import _boundary
 from ._condition import ConditionSpec, prepare_condition
-from ._validate import in_interval
+from ._validate import in_interval, positive_int
 from .field.base import VectorField
 from .field.guidance import GUIDED_NFE, guided_field
+from .likelihood import likelihood
 from .objective.base import Objective
 from .path.base import ProbabilityPath
-from .plugin import get_registry
 from .solver.base import Field, Solution, Solver
+from .solver.choice import choose_solver
 
 
 def bind_conditioning(field: Callable[..., Tensor], cond: dict[str, Any]) -> Field:
     """``field`` as a solver calls it, ``(t, x) -> v``, with the conditioning keywords ``cond`` bound."""
     # A partial, not a lambda, so a two-time sampler can still find the field's average velocity.
     return field if not cond else functools.partial(field, **cond)
-
-
-def choose_solver(default: Solver, solver: str | Solver | None, options: dict[str, Any] | None) -> Solver:
-    """``solver`` (a registered name built with ``options``, or an instance), or ``default`` for ``None``."""
-    if solver is None:
-        if options:
-            raise TypeError("solver_options need a solver name; pass solver=... as well")
-        return default
-    return get_registry().create("solver", solver, options)
 
 
 class Flow(nn.Module):
@@ -155,21 +147,24 @@ class Flow(nn.Module):
         solver: str | Solver | None = None,
         solver_options: dict[str, Any] | None = None,
         guidance: float | None = None,
+        grad: bool = False,
         **cond: Any,
     ) -> Solution:
-        """Integrate the learned field from ``x`` at ``t0`` to ``t1`` (no gradients).
+        """Integrate the learned field from ``x`` at ``t0`` to ``t1``.
 
         Takes the conditioning and ``guidance`` of [`sample`][flowkit.Flow.sample].
         Returns the full [`Solution`][flowkit.Solution]: final state, the
         trajectory at ``t_eval`` if requested, NFE (network evaluations) and step counts.
+        With ``grad=True`` the graph is kept (see [`sample`][flowkit.Flow.sample]).
         """
         _boundary.check_batch(self, x, "x")
         if guidance is not None and not any(cond.get(k) is not None for k in ("label", "context")):
             raise ValueError("guidance= needs conditioning: pass label= or context= as well")
         cond = prepare_condition(cond, self.condition_spec, x.shape[0], x, check_range=True)
         fn = self._field_fn(cond) if guidance is None else self._guided(cond, guidance)
-        with torch.no_grad():
-            sol = self._solver(solver, solver_options).solve(fn, x, t0, t1, t_eval)
+        params = tuple(self.field.parameters())
+        with torch.set_grad_enabled(grad):
+            sol = self._solver(solver, solver_options).solve(fn, x, t0, t1, t_eval, adjoint_params=params)
         if guidance is not None:
             sol = dataclasses.replace(sol, nfe=sol.nfe * GUIDED_NFE)
         self.last_solution = sol
@@ -196,6 +191,7 @@ class Flow(nn.Module):
         solver_options: dict[str, Any] | None = None,
         generator: torch.Generator | None = None,
         guidance: float | None = None,
+        grad: bool = False,
         **cond: Any,
     ) -> Tensor:
         r"""Samples: integrate from noise (``t = 0``) to data (``t = 1``).
@@ -209,9 +205,16 @@ class Flow(nn.Module):
         Args:
             x0: source samples ``(batch, *dims)``, or a count ``n`` to draw them.
             solver: a registered name or instance to use instead of the default.
-            solver_options: options for a named ``solver``, e.g. ``{"steps": 20}``.
+            solver_options: options for ``solver``, or on their own for this
+                flow's solver re-made with them, e.g. ``{"steps": 20}``,
+                ``{"rtol": 1e-7}`` or ``{"adjoint": True}``.
             generator: random generator for drawing ``x0`` from a count.
             guidance: the guidance scale ``w >= 0`` (``None``: the plain conditional field).
+            grad: keep the graph, so that a loss on the samples (a reward, a
+                distance) can be backpropagated to the field's parameters and
+                ``x0``; through every step, or by the adjoint method with
+                ``solver_options={"adjoint": True}``, whose memory does not
+                grow with the number of steps.
             **cond: conditioning passed to the field: ``label=`` ``(n,)`` class ids and/or
                 ``context=`` ``(n, *context_shape)``; one label or one context row applies to
                 all ``n`` samples. A conditional flow trained with ``cond_dropout`` samples its
@@ -221,12 +224,10 @@ class Flow(nn.Module):
             ``x1`` of ``x0``'s shape. NFE and steps are in ``flow.last_solution``.
         """
         if isinstance(x0, int):
-            if x0 <= 0:
-                raise ValueError(f"the number of samples must be positive; got {x0}")
-            x0 = self.source(x0, generator)
+            x0 = self.source(positive_int("x0", x0), generator)
         _boundary.check_batch(self, x0, "x0")
         return self.solve(
-            x0, 0.0, 1.0, solver=solver, solver_options=solver_options, guidance=guidance, **cond
+            x0, 0.0, 1.0, solver=solver, solver_options=solver_options, guidance=guidance, grad=grad, **cond
         ).x
 
     # -- likelihood -----------------------------------------------------------------------------
@@ -240,28 +241,32 @@ class Flow(nn.Module):
         probes: Literal["rademacher", "gaussian"] = "rademacher",
         n_probes: int = 1,
         generator: torch.Generator | None = None,
+        grad: bool = False,
         **cond: Any,
     ) -> Tensor:
         r"""``log p_1(x)`` in nats, ``(batch,)``, by the instantaneous change of variables.
 
         ``log p_1(x) = log p_0(x_0) - int_0^1 div v_t(x_t) dt``, integrating from
         ``x`` at ``t = 1`` back to ``t = 0`` with this flow's solver (or
-        ``solver``); see [`flowkit.likelihood.likelihood`][flowkit.likelihood.likelihood]
-        for the arguments. NFE and steps are in ``flow.last_solution``.
+        ``solver``; ``solver_options`` alone re-make this flow's solver); see
+        [`flowkit.likelihood.likelihood`][flowkit.likelihood.likelihood] for the
+        arguments. ``grad=True`` keeps the graph for maximum-likelihood training
+        (``solver_options={"adjoint": True}`` for memory that does not grow with
+        the steps). NFE and steps are in ``flow.last_solution``.
         """
-        from .likelihood import likelihood  # the likelihood module imports Flow (and checks cond)
-
         _boundary.check_batch(self, x, "x")
+        cond = prepare_condition(cond, self.condition_spec, x.shape[0], x, check_range=True)
         result = likelihood(
-            self,
+            self._field_fn(cond),
             x,
-            solver=solver,
-            solver_options=solver_options,
+            self.path.source_log_prob,
+            self._solver(solver, solver_options),
             divergence=divergence,
             probes=probes,
             n_probes=n_probes,
             generator=generator,
-            **cond,
+            grad=grad,
+            adjoint_params=tuple(self.field.parameters()),
         )
         self.last_solution = result.solution
         return result.log_prob

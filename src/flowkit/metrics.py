@@ -21,8 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ._validate import positive_int
 from .flow import Flow
-from .likelihood import bits_per_dim, likelihood
+from .likelihood import bits_per_dim
 from .solver.base import Solver
 
 
@@ -164,19 +165,19 @@ def evaluate(
     """
     if data.ndim < 2 or data.shape[0] < 2:
         raise ValueError(f"data must hold at least 2 samples, (n, *dims); got shape {tuple(data.shape)}")
-    n_samples = data.shape[0] if n_samples is None else n_samples
+    n_samples = data.shape[0] if n_samples is None else positive_int("n_samples", n_samples)
+    positive_int("batch_size", batch_size)
     if cond and n_samples != data.shape[0]:
         raise ValueError(
             f"a conditional evaluation samples once per data point: n_samples must be {data.shape[0]}; "
             f"got {n_samples}"
         )
     cond_chunks = {k: v.split(batch_size) for k, v in cond.items()}
-    options = dict(solver_options) if solver_options else None  # refused without a solver name, as elsewhere
+    options = dict(solver_options) if solver_options else None  # alone: the flow's solver re-made with them
     start = _clock(data.device)
     log_probs, nfes = [], []
     for i, chunk in enumerate(data.split(batch_size)):
-        res = likelihood(
-            flow,
+        lp = flow.log_prob(
             chunk,
             solver=solver,
             solver_options=options,
@@ -184,8 +185,8 @@ def evaluate(
             generator=generator,
             **{k: v[i] for k, v in cond_chunks.items()},
         )
-        log_probs.append(res.log_prob)
-        nfes.append(res.solution.nfe)
+        log_probs.append(lp)
+        nfes.append(flow.nfe or 0)
     lik_time = _clock(data.device) - start
     lp = torch.cat(log_probs).double()
     dim = math.prod(data.shape[1:])
@@ -195,7 +196,7 @@ def evaluate(
     )
     sol = flow.solve(x0, solver=solver, solver_options=options, **cond)
     sample_time = _clock(data.device) - start
-    used = repr(flow.solver if solver is None else flow._solver(solver, options))
+    used = repr(flow._solver(solver, options))
     return Evaluation(
         nll=float(-lp.mean()),
         nll_stderr=float(lp.std() / math.sqrt(lp.numel())),

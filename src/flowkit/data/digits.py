@@ -41,9 +41,6 @@ LEVELS = 17
 BIN_WIDTH = 2.0 / LEVELS
 """Width of one quantization bin after scaling to ``[-1, 1]``."""
 
-N_SAMPLES = 1797
-"""Size of the full data set."""
-
 TEST_EVERY = 5
 """The fixed split: every fifth image (index 4, 9, ...) is a test image: 359 test, 1438 train."""
 

@@ -3,6 +3,8 @@
 import torch
 from torch import Tensor
 
+from .._validate import positive_int
+
 TEST_EVERY = 5
 """Every fifth item (index 4, 9, ...) is a test item."""
 
@@ -27,8 +29,7 @@ def select(
         keep = is_test if split == "test" else ~is_test
         raw, labels = raw[keep], labels[keep]
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"n must be a positive integer or None; got {n!r}")
+        positive_int("n", n)
         if n <= raw.shape[0]:
             pick = torch.randperm(raw.shape[0], generator=generator)[:n]
         else:

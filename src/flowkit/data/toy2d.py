@@ -12,10 +12,11 @@ import math
 import torch
 from torch import Tensor
 
+from .._validate import in_interval, positive_float, positive_int
+
 
 def _check_n(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive integer; got {n!r}")
+    positive_int("n", n)
 
 
 def _rand(n: int, generator: torch.Generator | None, dtype: torch.dtype) -> Tensor:
@@ -66,8 +67,7 @@ def moons(
     ``0`` upper, ``1`` lower (the points are the same draws either way).
     """
     _check_n(n)
-    if noise < 0:
-        raise ValueError(f"noise must be non-negative; got {noise}")
+    in_interval("noise", noise, 0.0, math.inf)
     angle = _rand(n, generator, dtype) * math.pi
     which = torch.randint(0, 2, (n,), generator=generator)
     lower = which.to(dtype)
@@ -117,8 +117,7 @@ def spirals(
     Gaussian noise of standard deviation ``noise`` is added last.
     """
     _check_n(n)
-    if turns <= 0:
-        raise ValueError(f"turns must be positive; got {turns}")
+    positive_float("turns", turns)
     theta_max = 2.0 * math.pi * turns
     theta = torch.sqrt(_rand(n, generator, dtype)) * theta_max
     sign = 1.0 - 2.0 * torch.randint(0, 2, (n,), generator=generator).to(dtype)

@@ -5,6 +5,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._validate import positive_int
 from ..path.base import ProbabilityPath
 from .base import VectorField
 from .conditioning import NULL_LABEL
@@ -72,16 +73,18 @@ def marginal_velocity(
     xf = x.reshape(batch, 1, feat)
     # (batch, 1, 1 ...) times broadcast against (batch, chunk, *dims) data.
     tb = t.reshape(batch, *([1] * data.ndim))
-    sigma = path.sigma(tb).clamp_min(path.sigma_floor).reshape(batch, 1)
-    rate = (path.d_sigma(tb).reshape(batch, 1) / sigma).reshape(batch, 1, 1)
     run_max = x.new_full((batch, 1), -torch.inf)
     run_sum = x.new_zeros((batch, 1))
     run_acc = x.new_zeros((batch, feat))
+    rate = x.new_zeros((batch, 1, 1))
     for start in range(0, data.shape[0], chunk):
         x1 = data[start : start + chunk].unsqueeze(0)  # (1, c, *dims)
         full = (batch, x1.shape[1], *x.shape[1:])
-        mu = path.mu(tb, x1).expand(full).reshape(batch, -1, feat)  # (batch, c, feat)
-        d_mu = path.d_mu(tb, x1).expand(full).reshape(batch, -1, feat)
+        p = path.primitives(tb, x1)  # mu, sigma and their derivatives in one call
+        sigma = p.sigma.clamp_min(path.sigma_floor).reshape(batch, 1)
+        rate = (p.d_sigma.reshape(batch, 1) / sigma).reshape(batch, 1, 1)
+        mu = p.mu.expand(full).reshape(batch, -1, feat)  # (batch, c, feat)
+        d_mu = p.d_mu.expand(full).reshape(batch, -1, feat)
         logits = -(xf - mu).square().sum(-1) / (2 * sigma.square())  # (batch, c)
         if data_labels is not None and label is not None:
             other = data_labels[start : start + chunk].unsqueeze(0) != label.unsqueeze(1)
@@ -137,7 +140,7 @@ class MarginalField(VectorField):
         super().__init__()
         self.path = path
         self.register_buffer("data", data)
-        self.max_elements = max_elements
+        self.max_elements = positive_int("max_elements", max_elements)
         if labels is not None and (labels.ndim != 1 or labels.shape[0] != data.shape[0]):
             raise ValueError(
                 f"labels must have shape ({data.shape[0]},), one per data point; got {tuple(labels.shape)}"

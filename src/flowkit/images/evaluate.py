@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..flow import Flow
-from ..likelihood import bits_per_dim, likelihood
+from ..likelihood import bits_per_dim
 from .classifier import accuracy
 from .frechet import fd_classifier
 
@@ -99,16 +99,15 @@ def evaluate_images(
     start = time.perf_counter()
     log_probs, nfes = [], []
     for chunk in test.split(batch_size):
-        res = likelihood(
-            flow,
+        lp = flow.log_prob(
             chunk,
             solver=solver,
             solver_options=solver_options,
             divergence=divergence,  # type: ignore[arg-type]
             generator=generator,
         )
-        log_probs.append(res.log_prob.double())
-        nfes.append(res.solution.nfe)
+        log_probs.append(lp.double())
+        nfes.append(flow.nfe or 0)
     lik_seconds = time.perf_counter() - start
     lp = torch.cat(log_probs)
 

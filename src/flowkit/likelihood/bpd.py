@@ -28,6 +28,8 @@ import math
 import torch
 from torch import Tensor
 
+from .._validate import positive_float, positive_int
+
 
 def dequantize(
     k: Tensor,
@@ -60,7 +62,7 @@ def dequantize(
         >>> bool((z >= -1).all() and (z < 1).all()), scale
         (True, 0.0078125)
     """
-    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
+    if positive_int("levels", levels) < 2:
         raise ValueError(f"levels must be an integer >= 2; got {levels!r}")
     if not high > low:
         raise ValueError(f"need high > low; got low={low}, high={high}")
@@ -99,8 +101,6 @@ def bits_per_dim(log_prob: Tensor, dim: int, bin_width: float = 1.0) -> Tensor:
         >>> bits_per_dim(torch.tensor(-D * math.log(2.0)), D, bin_width=2 / 256)
         tensor(8.)
     """
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
-        raise ValueError(f"dim must be a positive integer; got {dim!r}")
-    if not bin_width > 0:
-        raise ValueError(f"bin_width must be positive; got {bin_width!r}")
+    positive_int("dim", dim)
+    positive_float("bin_width", bin_width)
     return -(log_prob + dim * math.log(bin_width)) / (dim * math.log(2.0))

@@ -26,23 +26,25 @@ solver, fixed-step or adaptive, integrates it unchanged (an adaptive solver's
 error control then covers ``l`` as well, as in FFJORD).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .._checks import shape_checked
-from .._condition import prepare_condition
-from .._types import PerSample, State
-from ..flow import Flow, bind_conditioning, choose_solver
-from ..path.base import ProbabilityPath
-from ..solver.base import Field, Solution, Solver
+from .._types import Field, PerSample, State
+from .._validate import positive_int
+from ..solver.base import Solution, Solver
+from ..solver.choice import choose_solver
 from ..solver.dopri5 import Dopri5
 from .divergence import ProbeKind, draw_probes, exact_divergence, hutchinson_divergence
 
 DivergenceKind = Literal["exact", "hutchinson"]
+
+SourceLogProb = Callable[[Tensor], Tensor]
+"""``x0 (batch, *dims) -> log p_0(x0) (batch,)``, the source density, e.g. a path's ``source_log_prob``."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,11 @@ class _Augmented:
         self,
         field: Field,
         event_shape: tuple[int, ...],
-        divergence: DivergenceKind,
         probes: Tensor | None,
         chunk_size: int | None,
     ) -> None:
         self.field = field
         self.event_shape = event_shape
-        self.divergence = divergence
         self.probes = probes
         self.chunk_size = chunk_size
 
@@ -98,34 +98,11 @@ class _Augmented:
         return torch.cat([v.reshape(z.shape[0], -1), div.unsqueeze(1).to(z.dtype)], dim=1)
 
 
-def _resolve(
-    flow_or_field: Flow | Field,
-    path: ProbabilityPath | None,
-    solver: str | Solver | None,
-    solver_options: dict[str, Any] | None,
-    cond: dict[str, Any],
-) -> tuple[Field, ProbabilityPath, Solver]:
-    if isinstance(flow_or_field, Flow):
-        field = bind_conditioning(flow_or_field.field, cond)
-        path = flow_or_field.path if path is None else path
-        default: Solver = flow_or_field.solver
-    else:
-        if not callable(flow_or_field):
-            raise TypeError(f"expected a Flow or a field (t, x) -> v; got {type(flow_or_field).__name__}")
-        if path is None:
-            raise TypeError("a bare field needs path=... (its source density p_0 gives log p_0(x_0))")
-        field = bind_conditioning(flow_or_field, cond)
-        default = Dopri5()
-    if not isinstance(path, ProbabilityPath):
-        raise TypeError(f"path must be a flowkit.ProbabilityPath; got {type(path).__name__}")
-    return field, path, choose_solver(default, solver, solver_options)
-
-
 @shape_checked
 def likelihood(
-    flow_or_field: Flow | Callable[..., Tensor],
+    field: Field,
     x: State,
-    path: ProbabilityPath | None = None,
+    source_log_prob: SourceLogProb,
     solver: str | Solver | None = None,
     *,
     solver_options: dict[str, Any] | None = None,
@@ -134,23 +111,25 @@ def likelihood(
     n_probes: int = 1,
     generator: torch.Generator | None = None,
     chunk_size: int | None = None,
-    **cond: Any,
+    grad: bool = False,
+    adjoint_params: Sequence[Tensor] | None = None,
 ) -> LikelihoodResult:
-    r"""``log p_1(x)`` of a flow by the instantaneous change of variables, with the solve's details.
+    r"""``log p_1(x)`` under the flow of ``field`` by the instantaneous change of variables, with details.
 
     Integrates ``[x, l]`` from ``t = 1`` back to ``t = 0`` (see the module
-    docstring) and returns ``log p_0(x_0) + l_0`` with ``p_0`` the path's
-    source. Runs without gradients.
+    docstring) and returns ``log p_0(x_0) + l_0``. Takes only what it needs, a
+    field, the source density and a solver, like flow_matching's
+    ``compute_likelihood(x_1, log_p0, ...)``; [`Flow.log_prob`][flowkit.Flow.log_prob]
+    calls it with the flow's own.
 
     Args:
-        flow_or_field: a [`Flow`][flowkit.Flow] (its field, path and solver are
-            the defaults), or a field called as ``field(t, x, **cond)``.
+        field: ``(t, x) -> v_t(x)``, conditioning already bound.
         x: data points ``(batch, *dims)``, vectors or images.
-        path: the path whose source density ``p_0`` ends the solve; required
-            for a bare field, overrides a Flow's.
-        solver: a registered solver name or instance; defaults to the Flow's
-            solver, or ``dopri5`` (rtol = atol = 1e-5) for a bare field.
-        solver_options: options for a named ``solver``, e.g. ``{"steps": 50}``.
+        source_log_prob: ``x0 -> log p_0(x0)``, ``(batch,)``; e.g. a path's
+            [`source_log_prob`][flowkit.ProbabilityPath.source_log_prob].
+        solver: a registered solver name or instance; ``None`` for ``dopri5``
+            (rtol = atol = 1e-5), re-made with ``solver_options`` if given.
+        solver_options: options for the solver, e.g. ``{"steps": 50}`` or ``{"adjoint": True}``.
         divergence: ``"exact"`` (``D`` Jacobian-vector products per field
             evaluation) or ``"hutchinson"`` (``n_probes`` of them; unbiased).
         probes: ``"rademacher"`` or ``"gaussian"`` probe vectors for Hutchinson's
@@ -160,7 +139,13 @@ def likelihood(
         generator: random generator for the probes.
         chunk_size: basis vectors per vectorised call (exact only); ``None`` picks
             one that bounds memory (see [`exact_divergence`][flowkit.likelihood.exact_divergence]).
-        **cond: conditioning passed to the field.
+        grad: keep the graph, so that ``log_prob`` can be differentiated with
+            respect to ``x`` and the field's parameters (maximum-likelihood
+            training); by backpropagation through every step, or by the adjoint
+            method when the solver has ``adjoint=True``.
+        adjoint_params: with an adjoint solver, the tensors besides ``x`` that
+            get gradients; ``None`` for ``field.parameters()`` when ``field`` is
+            an ``nn.Module``.
 
     Returns:
         A [`LikelihoodResult`][flowkit.likelihood.LikelihoodResult].
@@ -172,20 +157,23 @@ def likelihood(
             "x must be a floating-point tensor of shape (batch, *dims); got "
             + (f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__)
         )
-    if isinstance(flow_or_field, Flow):  # label/context checked and broadcast as in Flow.sample
-        cond = prepare_condition(cond, flow_or_field.condition_spec, x.shape[0], x, check_range=True)
-    field, path, solver_ = _resolve(flow_or_field, path, solver, solver_options, cond)
+    for name, fn in (("field", field), ("source_log_prob", source_log_prob)):
+        if not callable(fn):
+            raise TypeError(f"{name} must be callable; got {type(fn).__name__}")
+    solver_ = choose_solver(Dopri5(), solver, solver_options)
     probe_vectors = None
     if divergence == "hutchinson":
-        probe_vectors = draw_probes(x, n_probes, probes, generator)
+        probe_vectors = draw_probes(x, positive_int("n_probes", n_probes), probes, generator)
+    if adjoint_params is None:
+        adjoint_params = tuple(field.parameters()) if isinstance(field, nn.Module) else ()
     batch, event_shape = x.shape[0], tuple(x.shape[1:])
-    augmented = _Augmented(field, event_shape, divergence, probe_vectors, chunk_size)
+    augmented = _Augmented(field, event_shape, probe_vectors, chunk_size)
     z1 = torch.cat([x.reshape(batch, -1), x.new_zeros(batch, 1)], dim=1)
-    with torch.no_grad():
-        sol = solver_.solve(augmented, z1, 1.0, 0.0)
+    with torch.set_grad_enabled(grad):
+        sol = solver_.solve(augmented, z1, 1.0, 0.0, adjoint_params=adjoint_params)
         x0 = sol.x[:, :-1].reshape(x.shape)
         delta = sol.x[:, -1]
-        source = path.source_log_prob(x0)
+        source = source_log_prob(x0)
     plain = Solution(x0, None, None, sol.nfe, sol.n_accepted, sol.n_rejected)
     return LikelihoodResult(
         log_prob=source + delta, source_log_prob=source, delta_log_prob=delta, x0=x0, solution=plain
@@ -194,9 +182,9 @@ def likelihood(
 
 @shape_checked
 def log_prob(
-    flow_or_field: Flow | Callable[..., Tensor],
+    field: Field,
     x: State,
-    path: ProbabilityPath | None = None,
+    source_log_prob: SourceLogProb,
     solver: str | Solver | None = None,
     *,
     solver_options: dict[str, Any] | None = None,
@@ -205,7 +193,8 @@ def log_prob(
     n_probes: int = 1,
     generator: torch.Generator | None = None,
     chunk_size: int | None = None,
-    **cond: Any,
+    grad: bool = False,
+    adjoint_params: Sequence[Tensor] | None = None,
 ) -> PerSample:
     r"""``log p_1(x)`` in nats, ``(batch,)``: [`likelihood`][flowkit.likelihood.likelihood]'s main result.
 
@@ -221,15 +210,15 @@ def log_prob(
         >>> from flowkit.likelihood import log_prob
         >>> from flowkit.path import OTPath
         >>> # v = 0 moves nothing: p_1 = p_0 = N(0, I), log N(0; 0, I_2) = -log(2 pi)
-        >>> lp = log_prob(lambda t, x: 0 * x, torch.zeros(1, 2), OTPath(), "rk4",
+        >>> lp = log_prob(lambda t, x: 0 * x, torch.zeros(1, 2), OTPath().source_log_prob, "rk4",
         ...               solver_options={"steps": 2})
         >>> round(lp.item(), 4)
         -1.8379
     """
     return likelihood(
-        flow_or_field,
+        field,
         x,
-        path,
+        source_log_prob,
         solver,
         solver_options=solver_options,
         divergence=divergence,
@@ -237,5 +226,6 @@ def log_prob(
         n_probes=n_probes,
         generator=generator,
         chunk_size=chunk_size,
-        **cond,
+        grad=grad,
+        adjoint_params=adjoint_params,
     ).log_prob

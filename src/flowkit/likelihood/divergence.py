@@ -6,8 +6,9 @@ product ``J e_i`` per dimension, all from one evaluation. Hutchinson's
 estimate needs ``eps^T J eps``, which one reverse-mode vector-Jacobian product
 ``eps^T J`` gives at the cost of a backward pass, cheaper than a forward-mode
 product for the MLPs and convnets used as fields. Both are function
-transforms: they run under ``torch.no_grad`` and keep no graph between solver
-steps, so memory does not grow with the number of steps.
+transforms: under ``torch.no_grad`` they keep no graph between solver steps,
+so memory does not grow with the number of steps; with gradients on they
+compose with ordinary autograd, so a likelihood can be backpropagated.
 
 Every function here takes ``fn``, a map from a state ``(batch, *dims)`` to a
 tensor of the same shape that treats the samples of the batch independently
@@ -23,6 +24,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 from torch.func import jvp, vjp, vmap
+
+from .._validate import positive_int
 
 StateMap = Callable[[Tensor], Tensor]
 """``x (batch, *dims) -> y (batch, *dims)``, sample by sample."""
@@ -88,7 +91,10 @@ def exact_divergence(
 
     push = _pushforward(fn, x)
 
-    step = max(1, max_elements // max(1, batch * d)) if chunk_size is None else max(1, int(chunk_size))
+    if chunk_size is None:
+        step = max(1, positive_int("max_elements", max_elements) // max(1, batch * d))
+    else:
+        step = positive_int("chunk_size", chunk_size)
     y, div = None, x.new_zeros(batch)
     for start in range(0, d, step):  # vmap's own chunk_size cannot return the unbatched fn(x)
         y, jv = _batched(push, basis[start : start + step])  # (chunk, batch, *dims)
@@ -118,8 +124,7 @@ def draw_probes(
         >>> eps.shape, sorted(eps.unique().tolist())
         (torch.Size([2, 4, 3]), [-1.0, 1.0])
     """
-    if isinstance(n_probes, bool) or not isinstance(n_probes, int) or n_probes <= 0:
-        raise ValueError(f"n_probes must be a positive integer; got {n_probes!r}")
+    positive_int("n_probes", n_probes)
     shape = (n_probes, *like.shape)
     if kind == "rademacher":
         bits = torch.randint(0, 2, shape, generator=generator, device=like.device)

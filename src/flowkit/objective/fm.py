@@ -4,6 +4,7 @@ from typing import Any
 
 from torch import Tensor
 
+from .._validate import positive_int
 from ..field.marginal import marginal_velocity
 from ..path.base import PathSample, ProbabilityPath
 from .cfm import CFM
@@ -60,7 +61,7 @@ class FM(CFM):
                 + ("no data" if data is None else f"{tuple(labels.shape)} for {data.shape[0]} points")
             )
         self.data = data
-        self.max_elements = max_elements
+        self.max_elements = positive_int("max_elements", max_elements)
         self.labels = labels
 
     def target(
@@ -71,7 +72,12 @@ class FM(CFM):
         With ``label`` (and ``labels`` for ``data``), the class-conditional field ``u_t(x_t | y)``
         (the ``couple`` hook keeps ``x1`` in its order, so ``label`` matches ``sample.x1``).
         """
-        data = sample.x1 if self.data is None else self.data
+        x1 = sample.x1
+        if self.data is not None and (self.data.device != x1.device or self.data.dtype != x1.dtype):
+            self.data = self.data.to(device=x1.device, dtype=x1.dtype)  # moved once, then held there
+        if self.labels is not None and self.labels.device != x1.device:
+            self.labels = self.labels.to(x1.device)
+        data = x1 if self.data is None else self.data
         # Without labels for the data points the target is the unconditional field.
         data_labels = None if label is None else label if self.data is None else self.labels
         query = label if data_labels is not None else None

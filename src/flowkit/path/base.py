@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.func import jvp
 
 from .._checks import check_same_shape, check_unit_interval, shape_checked
 from .._types import PerSample, State, Times
@@ -35,6 +36,41 @@ class PathSample:
     target: Tensor
 
 
+@dataclass(frozen=True)
+class PathPrimitives:
+    """``mu_t(x1)``, ``sigma_t`` and their time derivatives at one ``t``: everything a path is.
+
+    Shapes follow the call: ``mu`` and ``d_mu`` broadcast like ``x1``,
+    ``sigma`` and ``d_sigma`` like ``t`` (``(batch, 1, ..., 1)``).
+
+    Attributes:
+        mu: the mean ``mu_t(x1)``.
+        sigma: the standard deviation ``sigma_t``.
+        d_mu: ``d mu_t(x1) / dt``.
+        d_sigma: ``d sigma_t / dt``.
+    """
+
+    mu: Tensor
+    sigma: Tensor
+    d_mu: Tensor
+    d_sigma: Tensor
+
+
+def primitives_by_autodiff(path: "ProbabilityPath", t: Tensor, x1: Tensor) -> PathPrimitives:
+    """``path``'s primitives with the derivatives by forward-mode autograd, whatever it overrides.
+
+    One ``torch.func.jvp`` of ``mu`` and one of ``sigma`` along ``dt = 1`` give
+    each function and its time derivative in one evaluation; ``t`` is
+    elementwise, so the tangent of ones yields ``d/dt`` for every entry at once.
+    The default of [`ProbabilityPath.primitives`][flowkit.ProbabilityPath.primitives],
+    and the reference [`flowkit.testing`](../api/testing.md) checks closed forms against.
+    """
+    ones = torch.ones_like(t)
+    mu = jvp(lambda s: path.mu(s, x1), (t,), (ones,))  # (mu, d_mu); typed loosely by torch
+    sigma = jvp(path.sigma, (t,), (ones,))
+    return PathPrimitives(mu=mu[0], sigma=sigma[0], d_mu=mu[1], d_sigma=sigma[1])
+
+
 class ProbabilityPath(ABC):
     r"""A conditional Gaussian probability path (Lipman et al. 2023, §2.2 and Theorem 10).
 
@@ -57,10 +93,14 @@ class ProbabilityPath(ABC):
     u_t(x \mid x_1) = \frac{\sigma_t'}{\sigma_t}\,(x - \mu_t(x_1)) + \mu_t'(x_1).
     $$
 
-    Implementers provide ``mu``, ``sigma`` and their time derivatives ``d_mu``,
-    ``d_sigma``; everything else follows. In those four methods ``t`` is a
-    tensor already shaped to broadcast against ``x1`` (``(batch, 1, ..., 1)``)
-    and lies in ``[0, 1]``; ``sigma`` depends on ``t`` only.
+    A path is two functions: implementers provide ``mu`` and ``sigma``, and
+    everything else follows. Their time derivatives come from forward-mode
+    autograd by default; [`primitives`][flowkit.ProbabilityPath.primitives]
+    returns all four at once and may be overridden with closed forms for speed
+    (the built-ins do, and [`flowkit.testing`](../api/testing.md) checks any
+    override against the autograd default). ``t`` arrives as a tensor already
+    shaped to broadcast against ``x1`` (``(batch, 1, ..., 1)``) and lies in
+    ``[0, 1]``; ``sigma`` depends on ``t`` only.
 
     Attributes:
         source_std: standard deviation ``s0`` of the source ``p_0 = N(0, s0^2 I)``.
@@ -71,7 +111,7 @@ class ProbabilityPath(ABC):
     source_std: float = 1.0
     sigma_floor: float = 1e-6
 
-    # -- the four primitives an implementer provides ------------------------------------------
+    # -- the two functions an implementer provides -------------------------------------------
     @abstractmethod
     def mu(self, t: Tensor, x1: Tensor) -> Tensor:
         """Mean ``mu_t(x1)``; ``t`` broadcasts against ``x1``."""
@@ -80,13 +120,14 @@ class ProbabilityPath(ABC):
     def sigma(self, t: Tensor) -> Tensor:
         """Standard deviation ``sigma_t``, elementwise in ``t``."""
 
-    @abstractmethod
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        """Time derivative ``d mu_t(x1) / dt``."""
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        """``mu_t(x1)``, ``sigma_t``, ``mu'_t(x1)``, ``sigma'_t`` in one call.
 
-    @abstractmethod
-    def d_sigma(self, t: Tensor) -> Tensor:
-        """Time derivative ``d sigma_t / dt``."""
+        By default the derivatives are forward-mode autograd of ``mu`` and
+        ``sigma`` (see [`primitives_by_autodiff`][flowkit.path.primitives_by_autodiff]);
+        override with closed forms that share work between the four.
+        """
+        return primitives_by_autodiff(self, t, x1)
 
     # -- derived quantities -------------------------------------------------------------------
     def interpolate(self, t: Tensor, x0: Tensor, x1: Tensor) -> tuple[Tensor, Tensor]:
@@ -96,10 +137,9 @@ class ProbabilityPath(ABC):
         (see [`broadcast_time`][flowkit.path.base.broadcast_time]). Paths may
         override it with a cheaper closed form.
         """
+        p = self.primitives(t, x1)
         eps = x0 if self.source_std == 1.0 else x0 / self.source_std
-        xt = self.mu(t, x1) + self.sigma(t) * eps
-        target = self.d_mu(t, x1) + self.d_sigma(t) * eps
-        return xt, target
+        return p.mu + p.sigma * eps, p.d_mu + p.d_sigma * eps
 
     @shape_checked
     def sample(self, t: Times, x0: State, x1: State) -> PathSample:
@@ -128,10 +168,9 @@ class ProbabilityPath(ABC):
         """
         check_same_shape(x, x1, "x", "x1")
         check_unit_interval(t)
-        tb = broadcast_time(t, x1)
-        mu = self.mu(tb, x1)
-        rate = self.d_sigma(tb) / self.sigma(tb).clamp_min(self.sigma_floor)
-        return rate * (x - mu) + self.d_mu(tb, x1)
+        p = self.primitives(broadcast_time(t, x1), x1)
+        rate = p.d_sigma / p.sigma.clamp_min(self.sigma_floor)
+        return rate * (x - p.mu) + p.d_mu
 
     @shape_checked
     def log_prob(self, t: Times, x: State, x1: State) -> PerSample:

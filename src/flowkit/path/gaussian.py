@@ -1,23 +1,25 @@
-"""A Gaussian path from any user functions, with derivatives by forward-mode autograd."""
+"""A Gaussian path from two user functions, without writing a class."""
 
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from torch.func import jvp
 
 from .base import ProbabilityPath
 
 
 class GaussianPath(ProbabilityPath):
-    r"""A conditional Gaussian path from two user functions.
+    r"""A conditional Gaussian path from two user functions, ``mu(t, x1)`` and ``sigma(t)``.
 
-    ``mu(t, x1)`` and ``sigma(t)`` are any differentiable torch functions with
-    ``mu(0, x1) = 0`` (or the source mean), ``mu(1, x1) ~ x1``, ``sigma(0) = s0``
-    and ``sigma(1) = sigma_min``; ``t`` arrives shaped to broadcast against
-    ``x1``. The time derivatives ``mu'_t`` and ``sigma'_t`` are computed by
-    forward-mode automatic differentiation (one Jacobian-vector product each),
-    so a new path is two lines of user code. The source std is ``sigma(0)``.
+    Subclassing [`ProbabilityPath`][flowkit.ProbabilityPath] with ``mu`` and
+    ``sigma`` is the usual way to write a path; this class is the same for
+    two functions given as values, so a path can be named in
+    ``flowkit.build(path="gaussian", path_options={"mu": ..., "sigma": ...})``
+    or tried in a notebook without a class. Both are differentiable torch
+    functions with ``mu(0, x1) = 0`` (or the source mean), ``mu(1, x1) ~ x1``,
+    ``sigma(0) = s0`` and ``sigma(1) = sigma_min``; ``t`` arrives shaped to
+    broadcast against ``x1``. Their time derivatives are the base class's
+    default, forward-mode autograd. The source std is ``sigma(0)``.
 
     Args:
         mu: ``(t, x1) -> mu_t(x1)``.
@@ -30,7 +32,7 @@ class GaussianPath(ProbabilityPath):
         ...     mu=lambda t, x1: torch.sin(0.5 * math.pi * t) * x1,
         ...     sigma=lambda t: torch.cos(0.5 * math.pi * t),
         ... )
-        >>> cosine.d_mu(torch.zeros(1, 1), torch.ones(1, 2))  # pi/2 * cos(0)
+        >>> cosine.primitives(torch.zeros(1, 1), torch.ones(1, 2)).d_mu  # pi/2 * cos(0)
         tensor([[1.5708, 1.5708]])
     """
 
@@ -51,12 +53,6 @@ class GaussianPath(ProbabilityPath):
 
     def sigma(self, t: Tensor) -> Tensor:
         return self._sigma_fn(t)
-
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return jvp(lambda s: self._mu_fn(s, x1), (t,), (torch.ones_like(t),))[1]
-
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return jvp(self._sigma_fn, (t,), (torch.ones_like(t),))[1]
 
     def __repr__(self) -> str:
         return f"GaussianPath(mu={self._mu_fn!r}, sigma={self._sigma_fn!r})"

@@ -1,8 +1,10 @@
 """The optimal-transport (straight-line) conditional path, Lipman et al. §4.1 (note §3.2)."""
 
+import torch
 from torch import Tensor
 
-from .base import ProbabilityPath
+from .._validate import in_interval
+from .base import PathPrimitives, ProbabilityPath
 
 
 class OTPath(ProbabilityPath):
@@ -30,9 +32,7 @@ class OTPath(ProbabilityPath):
     """
 
     def __init__(self, sigma_min: float = 0.0) -> None:
-        if not 0.0 <= sigma_min < 1.0:
-            raise ValueError(f"sigma_min must satisfy 0 <= sigma_min < 1 for the ot path; got {sigma_min}")
-        self.sigma_min = float(sigma_min)
+        self.sigma_min = in_interval("sigma_min", sigma_min, 0.0, 1.0, high_open=True)
 
     def mu(self, t: Tensor, x1: Tensor) -> Tensor:
         return t * x1
@@ -40,11 +40,11 @@ class OTPath(ProbabilityPath):
     def sigma(self, t: Tensor) -> Tensor:
         return 1.0 - (1.0 - self.sigma_min) * t
 
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return x1
-
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return (self.sigma_min - 1.0) * t.new_ones(()).expand_as(t)
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        # closed form: mu' = x1, sigma' = sigma_min - 1
+        return PathPrimitives(
+            mu=t * x1, sigma=self.sigma(t), d_mu=x1, d_sigma=torch.full_like(t, self.sigma_min - 1.0)
+        )
 
     def interpolate(self, t: Tensor, x0: Tensor, x1: Tensor) -> tuple[Tensor, Tensor]:
         # Closed form in two kernels: the target does not depend on t.

@@ -5,7 +5,8 @@ import math
 import torch
 from torch import Tensor
 
-from .base import ProbabilityPath
+from .._validate import positive_float
+from .base import PathPrimitives, ProbabilityPath
 
 
 class VEPath(ProbabilityPath):
@@ -39,7 +40,9 @@ class VEPath(ProbabilityPath):
     """
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 10.0) -> None:
-        if not 0.0 < sigma_min < sigma_max:
+        positive_float("sigma_min", sigma_min)
+        positive_float("sigma_max", sigma_max)
+        if not sigma_min < sigma_max:
             raise ValueError(
                 f"need 0 < sigma_min < sigma_max; got sigma_min={sigma_min}, sigma_max={sigma_max}"
             )
@@ -54,8 +57,7 @@ class VEPath(ProbabilityPath):
     def sigma(self, t: Tensor) -> Tensor:
         return self.sigma_max * (self._log_ratio * t).exp()
 
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return torch.zeros_like(x1)
-
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return self._log_ratio * self.sigma(t)
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        # closed form: mu' = 0, sigma' = log(sigma_min / sigma_max) sigma_t
+        sigma = self.sigma(t)
+        return PathPrimitives(mu=x1, sigma=sigma, d_mu=torch.zeros_like(x1), d_sigma=self._log_ratio * sigma)

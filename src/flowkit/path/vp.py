@@ -5,7 +5,8 @@ import math
 import torch
 from torch import Tensor
 
-from .base import ProbabilityPath
+from .._validate import in_interval, positive_float
+from .base import PathPrimitives, ProbabilityPath
 
 
 class VPPath(ProbabilityPath):
@@ -19,11 +20,12 @@ class VPPath(ProbabilityPath):
 
     with the linear schedule ``beta(r) = beta_min + r (beta_max - beta_min)`` of
     DDPM/score SDEs. Derivatives: ``alpha'_t = alpha_t beta(1 - t) / 2`` and
-    ``sigma'_t = -alpha_t alpha'_t / sigma_t``.
+    ``sigma'_t = -alpha_t alpha'_t / sigma_t``, all four from one evaluation
+    of ``T`` in [`primitives`][flowkit.path.VPPath.primitives].
 
     The path is singular at ``t = 1`` (``sigma_1 = 0`` while ``sigma'_1 = -inf``).
     To stay finite on the closed interval, time is clamped to ``[0, 1 - eps]``
-    inside all four primitives, so ``sigma_1 = sqrt(1 - exp(-T(eps)))
+    inside ``mu`` and ``sigma``, so ``sigma_1 = sqrt(1 - exp(-T(eps)))
     ~ sqrt(beta_min eps)`` (about ``1e-3`` for the defaults) and
     ``mu_1 = alpha_{1-eps} x1`` (``1 - 5e-7`` relative). At ``t = 0`` the path
     starts from ``alpha_0 = e^{-T(1)/2} ~ 6.6e-3``, not exactly zero, as in
@@ -44,13 +46,11 @@ class VPPath(ProbabilityPath):
     """
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, eps: float = 1e-5) -> None:
-        if not 0.0 < beta_min <= beta_max:
-            raise ValueError(f"need 0 < beta_min <= beta_max; got beta_min={beta_min}, beta_max={beta_max}")
-        if not 0.0 < eps < 1.0:
-            raise ValueError(f"eps must lie in (0, 1); got {eps}")
-        self.beta_min = float(beta_min)
-        self.beta_max = float(beta_max)
-        self.eps = float(eps)
+        self.beta_min = positive_float("beta_min", beta_min)
+        self.beta_max = positive_float("beta_max", beta_max)
+        if not beta_min <= beta_max:
+            raise ValueError(f"need beta_min <= beta_max; got beta_min={beta_min}, beta_max={beta_max}")
+        self.eps = in_interval("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
         # The source must match sigma_0 so that psi_0(x0) = alpha_0 x1 + x0 starts from x0's
         # spread; sigma_0 = sqrt(1 - e^{-T(1)}) is one up to 2e-5 with the default betas.
         self.source_std = self.sigma_max
@@ -69,12 +69,6 @@ class VPPath(ProbabilityPath):
         """``alpha_t = exp(-T(1 - t) / 2)``."""
         return torch.exp(-0.5 * self._integral(self._s(t)))
 
-    def d_alpha(self, t: Tensor) -> Tensor:
-        """``alpha'_t = alpha_t beta(1 - t) / 2``; zero on the clamped stretch."""
-        s = self._s(t)
-        inside = (1.0 - t) > self.eps
-        return torch.where(inside, 0.5 * self._beta(s) * torch.exp(-0.5 * self._integral(s)), 0.0)
-
     def mu(self, t: Tensor, x1: Tensor) -> Tensor:
         return self.alpha(t) * x1
 
@@ -82,11 +76,20 @@ class VPPath(ProbabilityPath):
         # 1 - alpha^2 = -expm1(-T): accurate where alpha is close to one.
         return torch.sqrt(-torch.expm1(-self._integral(self._s(t))))
 
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return self.d_alpha(t) * x1
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        """All four from one evaluation of ``T(1 - t)``.
 
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return -self.alpha(t) * self.d_alpha(t) / self.sigma(t)
+        ``alpha' = alpha beta(1 - t) / 2`` and ``sigma' = -alpha alpha' / sigma``,
+        both zero on the clamped stretch, where ``mu`` and ``sigma`` are constant.
+        """
+        s = self._s(t)
+        integral = self._integral(s)
+        alpha = torch.exp(-0.5 * integral)
+        sigma = torch.sqrt(-torch.expm1(-integral))
+        d_alpha = torch.where((1.0 - t) > self.eps, 0.5 * self._beta(s) * alpha, 0.0)
+        return PathPrimitives(
+            mu=alpha * x1, sigma=sigma, d_mu=d_alpha * x1, d_sigma=-alpha * d_alpha / sigma
+        )
 
     @property
     def sigma_max(self) -> float:

@@ -31,6 +31,7 @@ from typing import Any
 
 import pluggy
 
+from .._version import __version__
 from ..errors import PluginError
 from . import spec
 from .markers import PLUGIN_API_VERSION, PROJECT_NAME, SUPPORTED_PLUGIN_APIS
@@ -171,8 +172,6 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 
 def _register_builtins_without_metadata(pm: pluggy.PluginManager, loaded: set[str]) -> None:
     """flowkit's own plugin modules that no entry point brought in (package metadata not visible)."""
-    from .. import __version__
-
     for name in BUILTIN_MODULES:
         if name in loaded or pm.get_plugin(name) is not None:
             continue

@@ -1,5 +1,6 @@
 """ODE solvers: the interface in ``base``, one method per module."""
 
+from .base import Field as Field
 from .base import Solution as Solution
 from .base import Solver as Solver
 from .dopri5 import Dopri5 as Dopri5
@@ -15,6 +16,7 @@ __all__ = [
     "RK4",
     "Dopri5",
     "Euler",
+    "Field",
     "FixedStepSolver",
     "Grid",
     "GridSolver",

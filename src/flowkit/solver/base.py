@@ -1,18 +1,16 @@
 """The solver interface: integrate ``dx/dt = v_t(x)`` over a time interval."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .._checks import shape_checked
-from .._types import State
-
-Field = Callable[[Tensor, Tensor], Tensor]
-"""``(t, x) -> dx/dt`` with ``t`` a batch of times ``(batch,)`` and ``x`` a state ``(batch, *dims)``."""
+from .._types import Field, State
+from .adjoint import adjoint_integrate
 
 
 @dataclass(frozen=True)
@@ -62,10 +60,15 @@ class Solver(ABC):
         order: the order of accuracy of the method (global error ``O(h^order)``);
             required, a positive integer (the registry refuses a solver without it).
         adaptive: whether the method chooses its own step sizes.
+        adjoint: when a solve runs with gradients enabled, backpropagate by the
+            adjoint method (memory independent of the number of steps; see
+            [`integrate_adjoint`][flowkit.Solver.integrate_adjoint]) instead of
+            through every step's operations.
     """
 
     order: ClassVar[int]
     adaptive: ClassVar[bool] = False
+    adjoint: bool = False
 
     @abstractmethod
     def integrate(self, field: Field, x0: Tensor, times: Tensor) -> tuple[list[Tensor], int, int]:
@@ -84,6 +87,19 @@ class Solver(ABC):
             of steps taken and the number of steps rejected.
         """
 
+    def integrate_adjoint(
+        self, field: Field, x0: Tensor, times: Tensor, params: Sequence[Tensor]
+    ) -> tuple[list[Tensor], int, int]:
+        """[`integrate`][flowkit.Solver.integrate] whose backward pass is an adjoint solve.
+
+        The default solves the adjoint system backwards with this solver's own
+        ``integrate`` (see [`flowkit.solver.adjoint`][flowkit.solver.adjoint]):
+        memory does not grow with the number of steps, and the gradients agree
+        with direct backpropagation up to the method's discretisation error.
+        ``params`` are the tensors besides ``x0`` that receive gradients.
+        """
+        return adjoint_integrate(self.integrate, field, x0, times, params)
+
     @shape_checked
     def solve(
         self,
@@ -92,8 +108,14 @@ class Solver(ABC):
         t0: float = 0.0,
         t1: float = 1.0,
         t_eval: Sequence[float] | Tensor | None = None,
+        *,
+        adjoint_params: Sequence[Tensor] | None = None,
     ) -> Solution:
         """Integrate ``field`` from ``x0`` at ``t0`` to ``t1``.
+
+        Gradients flow through the solve when grad mode is on (as usual in
+        PyTorch): through every step, or by the adjoint method when
+        ``self.adjoint`` is set.
 
         Args:
             field: ``(t, x) -> dx/dt``; ``t`` has shape ``(batch,)``.
@@ -103,6 +125,9 @@ class Solver(ABC):
             t_eval: times at which to report the trajectory, strictly monotone
                 from ``t0`` toward ``t1`` and within that interval; ``None``
                 reports only the final state.
+            adjoint_params: with ``adjoint``, the tensors besides ``x0`` that get
+                gradients; ``None`` for the field's parameters when it is an
+                ``nn.Module``, and none otherwise.
 
         Returns:
             A [`Solution`][flowkit.Solution] with the final state, the optional
@@ -114,7 +139,14 @@ class Solver(ABC):
         requested = None if t_eval is None else _check_eval_times(t_eval, t0, t1)
         grid = [t0, t1] if requested is None else sorted({t0, t1, *requested.tolist()}, reverse=t1 < t0)
         counter = CountingField(field)
-        states, n_accepted, n_rejected = self.integrate(counter, x0, torch.tensor(grid, dtype=torch.float64))
+        times = torch.tensor(grid, dtype=torch.float64)
+        if self.adjoint and torch.is_grad_enabled():
+            if adjoint_params is None:
+                adjoint_params = tuple(field.parameters()) if isinstance(field, nn.Module) else ()
+            params = [p for p in adjoint_params if p.requires_grad]
+            states, n_accepted, n_rejected = self.integrate_adjoint(counter, x0, times, params)
+        else:
+            states, n_accepted, n_rejected = self.integrate(counter, x0, times)
         if requested is None:
             return Solution(states[-1], None, None, counter.nfe, n_accepted, n_rejected)
         at = {t: x for t, x in zip(grid, [x0, *states])}
@@ -125,6 +157,13 @@ class Solver(ABC):
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({fields})"
+
+
+def adjoint_flag(value: object) -> bool:
+    """``value`` as the ``adjoint`` option: ``True`` or ``False`` only."""
+    if not isinstance(value, bool):
+        raise TypeError(f"adjoint must be True or False; got {value!r} ({type(value).__name__})")
+    return value
 
 
 def _check_eval_times(t_eval: Sequence[float] | Tensor, t0: float, t1: float) -> Tensor:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from .._validate import positive_int
-from .base import Field, Solver
+from .base import Field, Solver, adjoint_flag
 
 
 @dataclass(frozen=True)
@@ -134,12 +134,19 @@ class GridSolver(Solver):
 
     Args:
         steps: number of uniform steps over the whole interval, ``> 0``.
+        adjoint: backpropagate through a solve by the adjoint method: the
+            adjoint system is solved backwards by this same method over the
+            same interval, so memory does not grow with ``steps`` and the
+            gradient differs from direct backpropagation by ``O(h^order)``; see
+            [`flowkit.solver.adjoint`][flowkit.solver.adjoint] for why this
+            rather than per-step checkpointing.
     """
 
     snap: ClassVar[float] = 1e-9
 
-    def __init__(self, steps: int = 100) -> None:
+    def __init__(self, steps: int = 100, adjoint: bool = False) -> None:
         self.steps = positive_int("steps", steps)
+        self.adjoint = adjoint_flag(adjoint)
 
     def plan(self, times: Tensor) -> Grid:
         """The grid for a solve through ``times`` (``t0``, the requested times, ``t1``)."""

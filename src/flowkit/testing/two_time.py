@@ -131,7 +131,8 @@ class OnePointAverage(TwoTimeField):
         xt = self.path.mu(tb, c) + self.path.sigma(tb) * eps
         same = rb == tb
         dt = torch.where(same, torch.ones_like(tb), tb - rb)
-        v = self.path.d_mu(rb, c) + self.path.d_sigma(rb) * eps
+        p = self.path.primitives(rb, c)
+        v = p.d_mu + p.d_sigma * eps
         return torch.where(same, v, (xt - x) / dt)
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._validate import in_interval, nonnegative_int, positive_float, positive_int
 from ..flow import Flow
 
 COND_KINDS = (None, "label", "context", "x0")
@@ -99,31 +100,20 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         if self.checkpoint_every is not None:
-            _positive_int("checkpoint_every", self.checkpoint_every)
+            positive_int("checkpoint_every", self.checkpoint_every)
         if self.data_size is not None:
-            _positive_int("data_size", self.data_size)
-        if (
-            isinstance(self.warmup_steps, bool)
-            or not isinstance(self.warmup_steps, int)
-            or self.warmup_steps < 0
-        ):
-            raise ValueError(f"warmup_steps must be a non-negative integer; got {self.warmup_steps!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive; got {self.lr!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip must be positive or None; got {self.grad_clip!r}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must lie in [0, 1); got {self.ema_decay!r}")
+            positive_int("data_size", self.data_size)
+        nonnegative_int("warmup_steps", self.warmup_steps)
+        positive_float("lr", self.lr)
+        if self.grad_clip is not None:
+            positive_float("grad_clip", self.grad_clip)
+        in_interval("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True)
+        if not isinstance(self.dequantize, bool):
+            positive_float("dequantize", self.dequantize)  # True, False or a bin width
         if self.cond not in COND_KINDS:
-            raise ValueError(
-                f"cond must be one of {', '.join(map(repr, COND_KINDS))}; got {self.cond!r}"
-            )
-        if not isinstance(self.dequantize, bool) and not self.dequantize > 0:
-            raise ValueError(
-                f"dequantize must be True, False or a positive bin width; got {self.dequantize!r}"
-            )
+            raise ValueError(f"cond must be one of {', '.join(map(repr, COND_KINDS))}; got {self.cond!r}")
         if not isinstance(self.hflip, bool):
             raise TypeError(f"hflip must be True or False; got {self.hflip!r}")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
@@ -142,11 +132,6 @@ class TrainConfig:
         if "betas" in kwargs:
             kwargs["betas"] = tuple(kwargs["betas"])
         return cls(**kwargs)
-
-
-def _positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
 
 
 @dataclass

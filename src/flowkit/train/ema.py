@@ -6,6 +6,8 @@ from typing import Generic, TypeVar
 import torch
 from torch import Tensor, nn
 
+from .._validate import in_interval
+
 M = TypeVar("M", bound=nn.Module)
 
 
@@ -38,8 +40,7 @@ class EMA(Generic[M]):
     """
 
     def __init__(self, module: M, decay: float = 0.999, warmup: bool = True) -> None:
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must lie in [0, 1); got {decay!r}")
+        in_interval("decay", decay, 0.0, 1.0, high_open=True)
         self.decay = float(decay)
         self.warmup = warmup
         self.shadow: M = copy.deepcopy(module)

@@ -49,6 +49,7 @@ from typing import Any
 
 from torch import nn
 
+from .._version import __version__
 from ..errors import CheckpointError, CheckpointNotFoundError, CorruptCheckpointError, RunMismatchError
 from ..field.base import VectorField
 from ..field.mlp import MLPField
@@ -370,12 +371,10 @@ def make_manifest(
     flow: Flow, config: TrainConfig | None, data: dict[str, Any], world_size: int = 1
 ) -> dict[str, Any]:
     """The manifest of a run of ``flow`` on ``data`` (``{"name", "bin_width", ...}``)."""
-    import flowkit  # the package's __init__ sets the version after importing this module
-
     return {
         "format": FORMAT,
         "version": VERSION,
-        "flowkit_version": flowkit.__version__,
+        "flowkit_version": __version__,
         "flow": describe_flow(flow),
         "data": data,
         "config": None if config is None else config.to_dict(),

@@ -26,9 +26,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from flowkit.solver import Grid, GridSolver
-
-from ._types import Field
+from flowkit.solver import Field, Grid, GridSolver
 
 _GAUSS = ((0.5 - 0.5 / math.sqrt(3.0), 0.5), (0.5 + 0.5 / math.sqrt(3.0), 0.5))
 """Two-point Gauss-Legendre rule on [0, 1]: exact for polynomials of degree <= 3."""

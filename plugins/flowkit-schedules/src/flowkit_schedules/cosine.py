@@ -5,7 +5,7 @@ import math
 import torch
 from torch import Tensor
 
-from flowkit.path import ProbabilityPath
+from flowkit.path import PathPrimitives, ProbabilityPath
 
 _HALF_PI = 0.5 * math.pi
 
@@ -53,8 +53,12 @@ class CosinePath(ProbabilityPath):
     def sigma(self, t: Tensor) -> Tensor:
         return self.sigma_min + (1.0 - self.sigma_min) * torch.cos(_HALF_PI * t)
 
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return _HALF_PI * torch.cos(_HALF_PI * t) * x1
-
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return -(1.0 - self.sigma_min) * _HALF_PI * torch.sin(_HALF_PI * t)
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        # closed form: one sine and one cosine serve all four
+        sin, cos = torch.sin(_HALF_PI * t), torch.cos(_HALF_PI * t)
+        return PathPrimitives(
+            mu=sin * x1,
+            sigma=self.sigma_min + (1.0 - self.sigma_min) * cos,
+            d_mu=_HALF_PI * cos * x1,
+            d_sigma=-(1.0 - self.sigma_min) * _HALF_PI * sin,
+        )

@@ -2,9 +2,7 @@
 
 from torch import Tensor
 
-from flowkit.solver import FixedStepSolver
-
-from ._types import Field
+from flowkit.solver import Field, FixedStepSolver
 
 
 class Midpoint(FixedStepSolver):

@@ -2,7 +2,7 @@
 
 from torch import Tensor
 
-from flowkit.path import ProbabilityPath
+from flowkit.path import PathPrimitives, ProbabilityPath
 
 
 class PolynomialPath(ProbabilityPath):
@@ -57,8 +57,12 @@ class PolynomialPath(ProbabilityPath):
     def sigma(self, t: Tensor) -> Tensor:
         return 1.0 - (1.0 - self.sigma_min) * self._clock(t)
 
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return self._rate(t) * x1
-
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return -(1.0 - self.sigma_min) * self._rate(t)
+    def primitives(self, t: Tensor, x1: Tensor) -> PathPrimitives:
+        # closed form, the clock and its rate computed once (autograd would give the same)
+        clock, rate = self._clock(t), self._rate(t)
+        return PathPrimitives(
+            mu=clock * x1,
+            sigma=1.0 - (1.0 - self.sigma_min) * clock,
+            d_mu=rate * x1,
+            d_sigma=-(1.0 - self.sigma_min) * rate,
+        )

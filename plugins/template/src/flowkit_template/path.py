@@ -15,8 +15,10 @@ from flowkit.path import ProbabilityPath
 class TemplatePath(ProbabilityPath):
     r"""The straight-line path ``mu_t = t x1``, ``sigma_t = 1 - (1 - sigma_min) t``.
 
-    A path provides ``mu``, ``sigma`` and their time derivatives; ``t`` arrives
-    shaped to broadcast against ``x1`` and lies in ``[0, 1]`` (0 noise, 1 data).
+    A path is two functions, ``mu`` and ``sigma``: their time derivatives come
+    from autograd (override ``primitives`` with closed forms only if profiling
+    says so; ``check_path`` compares them with autograd). ``t`` arrives shaped
+    to broadcast against ``x1`` and lies in ``[0, 1]`` (0 noise, 1 data).
     Constructor arguments become the options users pass as ``path_options``.
 
     Args:
@@ -38,9 +40,3 @@ class TemplatePath(ProbabilityPath):
 
     def sigma(self, t: Tensor) -> Tensor:
         return 1.0 - (1.0 - self.sigma_min) * t
-
-    def d_mu(self, t: Tensor, x1: Tensor) -> Tensor:
-        return x1
-
-    def d_sigma(self, t: Tensor) -> Tensor:
-        return (self.sigma_min - 1.0) * t.new_ones(()).expand_as(t)

@@ -1,6 +1,7 @@
-r"""Time derivatives: ``d_mu``, ``d_sigma`` and the CFM target are ``d/dt`` of ``mu``, ``sigma``, ``psi_t``.
+r"""Time derivatives: ``primitives`` and the CFM target are ``d/dt`` of ``mu``, ``sigma``, ``psi_t``.
 
-Each is compared with forward-mode autograd (``torch.func.jvp``) and with
+Each is compared with forward-mode autograd (``torch.func.jvp``, the base
+class's default, so a closed-form override is checked against it) and with
 central finite differences, in float64 at interior times.
 """
 
@@ -10,7 +11,7 @@ import torch
 from torch import Tensor
 from torch.func import jvp
 
-from ...path.base import ProbabilityPath
+from ...path.base import ProbabilityPath, primitives_by_autodiff
 from .._common import Device, assert_close, col, describe, generator, randn
 from ._common import data, interior
 
@@ -34,20 +35,23 @@ def check_derivatives(
     device: Device = None,
     seed: int = 0,
 ) -> None:
-    r"""Check ``d_mu`` and ``d_sigma`` against forward-mode autograd and central differences.
+    r"""Check ``primitives`` against ``mu``, ``sigma``, autograd and central differences.
 
-    ``mu'_t(x1)`` and ``sigma'_t`` are compared with ``torch.func.jvp`` of
-    ``mu`` and ``sigma`` in ``t`` and with ``(f(t + h) - f(t - h)) / 2h`` at
+    ``path.primitives(t, x1)`` must return ``mu_t(x1)`` and ``sigma_t`` as
+    ``mu`` and ``sigma`` do, and derivatives equal to the autograd default
+    ([`primitives_by_autodiff`][flowkit.path.primitives_by_autodiff], which a
+    closed-form override replaces) and to ``(f(t + h) - f(t - h)) / 2h`` at
     interior times, in float64.
 
     Raises:
-        AssertionError: naming the derivative and the method it disagrees with.
+        AssertionError: naming the primitive and the method it disagrees with.
     """
     name = describe(path)
     gen = generator(seed)
     x1 = data(n, dim, gen, device)
     t = col(interior(n, device), x1)
-    d_mu, d_sigma = path.d_mu(t, x1).expand_as(x1), path.d_sigma(t).expand_as(t)
+    got = path.primitives(t, x1)
+    reference = primitives_by_autodiff(path, t, x1)
 
     def mu(s: Tensor) -> Tensor:
         return path.mu(s, x1).expand_as(x1)
@@ -55,8 +59,16 @@ def check_derivatives(
     def sigma(s: Tensor) -> Tensor:
         return path.sigma(s).expand_as(s)
 
-    _assert_time_derivative(d_mu, mu, t, h, what=f"{name}: d_mu", of="d/dt mu_t(x1)")
-    _assert_time_derivative(d_sigma, sigma, t, h, what=f"{name}: d_sigma", of="d/dt sigma_t")
+    assert_close(got.mu.expand_as(x1), mu(t), atol=1e-12, rtol=1e-12, what=f"{name}: primitives().mu vs mu")
+    assert_close(
+        got.sigma.expand_as(t), sigma(t), atol=1e-12, rtol=1e-12, what=f"{name}: primitives().sigma vs sigma"
+    )
+    for what, value, ref, f, of in (
+        ("d_mu", got.d_mu.expand_as(x1), reference.d_mu.expand_as(x1), mu, "d/dt mu_t(x1)"),
+        ("d_sigma", got.d_sigma.expand_as(t), reference.d_sigma.expand_as(t), sigma, "d/dt sigma_t"),
+    ):
+        assert_close(value, ref, atol=1e-10, rtol=1e-8, what=f"{name}: primitives().{what} vs autograd {of}")
+        _assert_time_derivative(value, f, t, h, what=f"{name}: primitives().{what}", of=of)
 
 
 def check_target_is_time_derivative(

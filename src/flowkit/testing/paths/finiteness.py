@@ -12,7 +12,7 @@ def check_finite(
 ) -> None:
     """Check that every output is finite on the closed interval ``[0, 1]``, in float32 and float64.
 
-    ``mu``, ``sigma``, ``d_mu``, ``d_sigma``, ``sample`` (``x_t`` and target),
+    ``mu``, ``sigma``, the derivatives from ``primitives``, ``sample`` (``x_t`` and target),
     ``velocity`` at arbitrary points and ``log_prob`` are evaluated on ``n``
     equally spaced times including ``t = 0`` and ``t = 1`` exactly; outputs
     must also keep the input dtype.
@@ -29,11 +29,12 @@ def check_finite(
         t = torch.linspace(0.0, 1.0, n, dtype=dtype, device=device)
         tb = col(t, x1)
         s = path.sample(t, x0, x1)
+        p = path.primitives(tb, x1)
         outputs = {
             "mu": path.mu(tb, x1),
             "sigma": path.sigma(tb),
-            "d_mu": path.d_mu(tb, x1),
-            "d_sigma": path.d_sigma(tb),
+            "primitives().d_mu": p.d_mu,
+            "primitives().d_sigma": p.d_sigma,
             "sample().xt": s.xt,
             "sample().target": s.target,
             "velocity": path.velocity(t, x, x1),
