@@ -523,7 +523,6 @@ ORDER = (
     "sampling",
     "coupling",
     "likelihood",
-    "gradients",
     "paper",
     "gpu",
     "reliability",
@@ -532,6 +531,7 @@ ORDER = (
     "images",
     "posterior",
     "guidance",
+    "gradients",
 )
 
 

@@ -1,4 +1,4 @@
-"""I. Gradients through solves: the gradient of the mean log-likelihood on the digits.
+"""M. Gradients through solves: the gradient of the mean log-likelihood on the digits.
 
 One 64-dim digits model (the likelihood part's network, briefly trained with
 OT-CFM by a plain loop). On a held-out batch, each case computes
@@ -187,7 +187,7 @@ def _peak_child(state: str, x: str, impl: str, options: str) -> None:
 
 
 def run(cfg: Config) -> Section:
-    sec = Section("gradients", "I. Gradients through solves: d/dθ of the mean log-likelihood, digits")
+    sec = Section("gradients", "M. Gradients through solves: d/dθ of the mean log-likelihood, digits")
     if not have_digits():
         sec.skipped = "scikit-learn is not installed: the digits are needed"
         return sec
