@@ -113,6 +113,20 @@ def test_eval_reports_nll_nfe_and_energy_distance(
     assert "NLL" in table and "bits/dim" in table and "energy dist." in table
 
 
+def test_solver_options_without_a_name_adjust_the_runs_own_solver(
+    moons_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nfe = {}
+    for tol in ("1e-2", "1e-6"):  # the run's own solver is dopri5: tighter tolerances cost more steps
+        argv = ["eval", "--checkpoint", str(moons_run), "--n", "50", "--rtol", tol, "--atol", tol, "--json"]
+        assert main(argv) == 0
+        nfe[tol] = json.loads(capsys.readouterr().out)["nfe_sample"]
+    assert nfe["1e-2"] < nfe["1e-6"]
+    # an option the run's solver does not take is one line naming it, exit 2
+    assert main(["sample", "--checkpoint", str(moons_run), "--n", "4", "--steps", "3"]) == 2
+    assert "steps" in _error_line(capsys)
+
+
 def test_eval_digits_in_bits_per_dim(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("sklearn")
     out = str(tmp_path / "digits")

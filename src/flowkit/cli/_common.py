@@ -163,13 +163,11 @@ def add_solver_arguments(parser: argparse.ArgumentParser, default: str | None) -
 
 
 def solver_options(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The solver options given on the command line; ``None`` when none were."""
+    """The solver options on the command line, for ``--solver`` or else the run's own; ``None`` if none."""
     options = parse_options(args.solver_option, "--solver-option")
     for key in ("steps", "rtol", "atol"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
-    if options and args.solver is None:
-        raise ValueError("solver options need a solver: pass --solver NAME as well")
     return options or None
 
 

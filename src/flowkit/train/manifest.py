@@ -185,7 +185,8 @@ def rebuild_flow(
         desc: the manifest's ``"flow"`` entry.
         model: the field, required when the run used a custom field class.
         overrides: ``{"solver": "rk4", ...}``: a name or instance to use instead of the recorded one.
-        options: ``{"solver": {"steps": 20}}``: options for an overriding name.
+        options: ``{"solver": {"steps": 20}}``: options for an overriding name, or, without one,
+            changes to the recorded part's options.
         where: how error messages name the run folder.
     """
     overrides = overrides or {}
@@ -202,7 +203,8 @@ def rebuild_flow(
                 f"the {kind} of {where} ({part.get('class')}) cannot be rebuilt from a registered "
                 f"name and options; pass {kind}=... to load it"
             )
-        parts[kind] = registry.create(kind, part["name"], part["options"])
+        # Options without a name adjust the recorded part, as flow.sample(solver_options=...) does.
+        parts[kind] = registry.create(kind, part["name"], {**part["options"], **(options.get(kind) or {})})
     field_desc = desc["field"]
     if model is not None:
         field: VectorField = model
