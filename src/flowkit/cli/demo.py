@@ -11,14 +11,40 @@ NLL, the dopri5 NFE and the wall time.
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ._common import check_output_folder, heldout_data, nonnegative, pick_device, positive
 from .evaluate import print_report
 
+if TYPE_CHECKING:
+    from ..train import TrainConfig
+
 DEFAULTS = {"data": "moons", "steps": 4000, "batch_size": 256, "lr": 2e-3, "width": 256, "depth": 4}
+
+
+def demo_config(
+    args: argparse.Namespace, device: torch.device, data_name: str, **extra: Any
+) -> "TrainConfig":
+    """The demos' training settings (``--cond`` passes ``cond="label"`` through ``extra``)."""
+    from ..train import TrainConfig
+
+    return TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup_steps=min(100, args.steps // 10),
+        ema_decay=0.998,
+        seed=args.seed,
+        device=str(device),
+        data_name=data_name,
+        dequantize=False,
+        log_every=max(1, min(25, args.steps // 20)),
+        checkpoint_every=None,
+        progress=not args.quiet,
+        **extra,
+    )
 
 
 def add_parser(sub: Any) -> None:
@@ -58,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data import get_dataset
     from ..metrics import evaluate
     from ..plots import data_bounds, density_grid, plot_density, plot_loss, plot_samples, plot_trajectories
-    from ..train import TrainConfig, save_checkpoint, train
+    from ..train import save_checkpoint, train
     from ..train.files import MANIFEST_FILE
     from ..train.manifest import check_same_run, make_manifest, read_manifest
     from .train import load_training_data
@@ -92,20 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if (out / "run" / MANIFEST_FILE).is_file():  # refuse another run's folder now, not after training
         planned = make_manifest(flow, None, {"name": spec.name})
         check_same_run(out / "run", read_manifest(out / "run"), planned)
-    config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        warmup_steps=min(100, args.steps // 10),
-        ema_decay=0.998,
-        seed=args.seed,
-        device=str(device),
-        data_name=spec.name,
-        dequantize=False,
-        log_every=max(1, min(25, args.steps // 20)),
-        checkpoint_every=None,
-        progress=not args.quiet,
-    )
+    config = demo_config(args, device, spec.name)
     print(
         f"flowkit demo: OT-CFM on {spec.name} ({spec.description}), MLP {args.width}x{args.depth}, "
         f"{args.steps} steps of batch {args.batch_size} on {device}"

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ._common import check_output_folder, heldout_data, heldout_labels, pick_device
+from .demo import demo_config
 
 SCALES = (0.0, 1.0, 3.0)
 """Guidance scales the demo draws."""
@@ -23,7 +24,7 @@ def run_conditional(args: argparse.Namespace) -> int:
     from .. import MLPField, build
     from ..data import get_dataset, load_dataset
     from ..plots import data_bounds, plot_class_grid
-    from ..train import TrainConfig, save_checkpoint, train
+    from ..train import save_checkpoint, train
 
     wall = time.perf_counter()
     name = args.data or "8gaussians"
@@ -44,21 +45,7 @@ def run_conditional(args: argparse.Namespace) -> int:
         num_classes=k,
         objective_options={"cond_dropout": 0.1},
     )
-    config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        warmup_steps=min(100, args.steps // 10),
-        ema_decay=0.998,
-        seed=args.seed,
-        device=str(device),
-        data_name=spec.name,
-        dequantize=False,
-        log_every=max(1, min(25, args.steps // 20)),
-        checkpoint_every=None,
-        progress=not args.quiet,
-        cond="label",
-    )
+    config = demo_config(args, device, spec.name, cond="label")
     print(
         f"flowkit demo --cond: label-conditional OT-CFM on {spec.name} ({k} classes), cond_dropout 0.1, "
         f"MLP {args.width}x{args.depth}, {args.steps} steps of batch {args.batch_size} on {device}"
