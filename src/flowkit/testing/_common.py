@@ -6,6 +6,10 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
+from ..objective.base import Objective
+from ..path.base import ProbabilityPath
+from ..path.ot import OTPath
+
 Device = torch.device | str | None
 
 F64 = torch.float64
@@ -38,6 +42,15 @@ def describe(obj: object) -> str:
     """A short name for messages: the class name (and repr when it is short)."""
     text = repr(obj)
     return text if len(text) <= 80 else type(obj).__name__
+
+
+def setup_objective(
+    objective: Objective | type[Objective], path: ProbabilityPath | None, seed: int
+) -> tuple[Objective, ProbabilityPath, str, torch.Generator]:
+    """The objective instance, the path (``OTPath()`` by default), a name for messages, a seeded generator."""
+    obj = objective() if isinstance(objective, type) else objective
+    path = OTPath() if path is None else path
+    return obj, path, f"{describe(obj)} on {describe(path)}", generator(seed)
 
 
 def assert_finite(value: Tensor, what: str) -> None:

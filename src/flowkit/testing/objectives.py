@@ -20,21 +20,11 @@ from torch import Tensor
 from ..field.mlp import MLPField
 from ..objective.base import Objective
 from ..path.base import ProbabilityPath
-from ..path.ot import OTPath
-from ._common import Device, assert_finite, describe, generator, randn, seeded
+from ._common import Device, assert_finite, randn, seeded, setup_objective
 from .two_time import check_two_time_objective, is_two_time
 
 ObjectiveSpec = Objective | type[Objective]
 """An objective instance, or a class built with its defaults."""
-
-
-def _setup(
-    objective: ObjectiveSpec, path: ProbabilityPath | None, seed: int
-) -> tuple[Objective, ProbabilityPath, str, torch.Generator]:
-    """The objective instance, the path (``OTPath()`` by default), a name for messages, a seeded generator."""
-    obj = objective() if isinstance(objective, type) else objective
-    path = OTPath() if path is None else path
-    return obj, path, f"{describe(obj)} on {describe(path)}", generator(seed)
 
 
 def _small_field(dim: int, device: Device, seed: int) -> MLPField:
@@ -73,7 +63,7 @@ def check_loss_is_scalar(
     Raises:
         AssertionError: naming the call whose loss is not a finite scalar.
     """
-    obj, path, name, gen = _setup(objective, path, seed)
+    obj, path, name, gen = setup_objective(objective, path, seed)
     field = _small_field(dim, device, seed)
     x1 = randn((batch, dim), gen, device)
     x0 = randn((batch, dim), gen, device) * float(path.source_std)
@@ -98,7 +88,7 @@ def check_loss_differentiable(
     Raises:
         AssertionError: naming a parameter without a gradient, with a non-finite one, or all-zero gradients.
     """
-    obj, path, name, gen = _setup(objective, path, seed)
+    obj, path, name, gen = setup_objective(objective, path, seed)
     field = _small_field(dim, device, seed)
     x1 = randn((batch, dim), gen, device)
     loss = _loss(obj, field, path, x1, None, name)
@@ -131,7 +121,7 @@ def check_conditioning_passthrough(
     Raises:
         AssertionError: when the field was not called with the conditioning given.
     """
-    obj, path, name, gen = _setup(objective, path, seed)
+    obj, path, name, gen = setup_objective(objective, path, seed)
     label = torch.arange(batch, device=device)
     seen: list[dict[str, Any]] = []
     weight = torch.zeros((), dtype=torch.float64, device=device, requires_grad=True)
@@ -171,7 +161,7 @@ def check_exact_field_gives_zero_loss(
     Raises:
         AssertionError: with both loss values.
     """
-    obj, path, name, gen = _setup(objective, path, seed)
+    obj, path, name, gen = setup_objective(objective, path, seed)
     c = randn((1, dim), gen, device)
     x1 = c.expand(batch, dim).contiguous()
 

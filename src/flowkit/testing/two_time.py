@@ -22,9 +22,8 @@ from torch import Tensor, nn
 from ..field.base import TwoTimeField
 from ..objective.base import Objective
 from ..path.base import ProbabilityPath, broadcast_time
-from ..path.ot import OTPath
 from ..solver.base import Solver
-from ._common import Device, col, describe, generator, randn, seeded
+from ._common import Device, col, describe, generator, randn, seeded, setup_objective
 
 SolverSpec = Solver | type[Solver]
 
@@ -150,10 +149,7 @@ def check_two_time_objective(
     Raises:
         AssertionError: from the first property that fails.
     """
-    obj = objective() if isinstance(objective, type) else objective
-    path = OTPath() if path is None else path
-    name = f"{describe(obj)} on {describe(path)}"
-    gen = generator(seed)
+    obj, path, name, gen = setup_objective(objective, path, seed)
     with seeded(seed):
         field = _SmallTwoTimeMLP(dim).to(device=device, dtype=torch.float64)
     x1 = randn((batch, dim), gen, device)
