@@ -11,40 +11,15 @@ NLL, the dopri5 NFE and the wall time.
 import argparse
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from ._common import check_output_folder, heldout_data, nonnegative, pick_device, positive
+from .demo_config import demo_config
 from .evaluate import print_report
 
-if TYPE_CHECKING:
-    from ..train import TrainConfig
-
 DEFAULTS = {"data": "moons", "steps": 4000, "batch_size": 256, "lr": 2e-3, "width": 256, "depth": 4}
-
-
-def demo_config(
-    args: argparse.Namespace, device: torch.device, data_name: str, **extra: Any
-) -> "TrainConfig":
-    """The demos' training settings (``--cond`` passes ``cond="label"`` through ``extra``)."""
-    from ..train import TrainConfig
-
-    return TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        warmup_steps=min(100, args.steps // 10),
-        ema_decay=0.998,
-        seed=args.seed,
-        device=str(device),
-        data_name=data_name,
-        dequantize=False,
-        log_every=max(1, min(25, args.steps // 20)),
-        checkpoint_every=None,
-        progress=not args.quiet,
-        **extra,
-    )
 
 
 def add_parser(sub: Any) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ._common import check_output_folder, heldout_data, heldout_labels, pick_device
-from .demo import demo_config
+from .demo_config import demo_config
 
 SCALES = (0.0, 1.0, 3.0)
 """Guidance scales the demo draws."""
