@@ -20,7 +20,6 @@ failure is a ``CorruptCheckpointError`` naming the file and what is wrong.
 """
 
 import copy
-import hashlib
 import json
 import os
 import struct
@@ -39,6 +38,7 @@ from ..flow import Flow
 from . import manifest as mf
 from .config import TrainConfig
 from .files import CHECKPOINT_FILE, MANIFEST_FILE, atomic_write
+from .integrity import first_non_finite, tensors_checksum
 from .lock import RunLock
 from .manifest import check_same_run, make_manifest, read_manifest, write_manifest
 
@@ -47,42 +47,6 @@ VERSION = 2
 """Version 2 adds the tensor checksum (required) and always holds ``ema/``."""
 HEADER_KEYS = ("format", "version", "checksum")
 """Metadata entries stored as plain strings; every other entry is JSON."""
-
-
-# -- integrity -----------------------------------------------------------------------------------
-def tensors_checksum(tensors: dict[str, Tensor]) -> str:
-    """``"sha256:<hex>"`` over every tensor's name, dtype, shape and bytes, in name order.
-
-    Examples:
-        >>> import torch
-        >>> a = {"w": torch.zeros(2)}
-        >>> tensors_checksum(a) == tensors_checksum({"w": torch.zeros(2)})
-        True
-        >>> tensors_checksum(a) == tensors_checksum({"w": torch.tensor([0.0, -0.0])})  # one bit differs
-        False
-    """
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().to("cpu").contiguous()
-        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
-        if t.numel():
-            digest.update(t.reshape(-1).view(torch.uint8).numpy().data)
-    return "sha256:" + digest.hexdigest()
-
-
-def first_non_finite(tensors: dict[str, Tensor]) -> tuple[str, int, int] | None:
-    """``(name, NaN count, inf count)`` of the first floating-point tensor that is not finite.
-
-    The ``model/`` tensors are looked at first, then the others, each in name order.
-    """
-    for name in sorted(tensors, key=lambda k: (not k.startswith("model/"), k)):
-        t = tensors[name]
-        if t.is_floating_point() or t.is_complex():
-            finite = torch.isfinite(t)
-            if not bool(finite.all()):
-                nans = int(torch.isnan(t).sum())
-                return name, nans, int((~finite).sum()) - nans
-    return None
 
 
 def _header(data: bytes) -> dict[str, str]:
