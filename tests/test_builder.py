@@ -115,6 +115,7 @@ def test_sample_with_another_solver_at_call_time() -> None:
     flow.sample(2, solver="euler", solver_options={"steps": 3})
     assert flow.nfe == 3
 
+
 def test_solver_options_alone_remake_the_flows_own_solver() -> None:
     flow = flowkit.build(dim=2, solver="rk4", solver_options={"steps": 10})
     flow.sample(2, solver_options={"steps": 3})

@@ -104,6 +104,48 @@ def test_objective_checks_catch_broken_objectives(broken: Objective, check: Any,
         fkt.check_objective(broken)
 
 
+class PairedDisplacement(CFM):
+    """A paired objective: regress v(0, x0) on x1 - x0 of the given pairs."""
+
+    paired = True
+
+    def draw(self, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None) -> PathSample:
+        assert x0 is not None
+        t = torch.zeros(x1.shape[0], dtype=x1.dtype, device=x1.device)
+        return PathSample(t=t, x0=x0, x1=x1, xt=x0, target=x1 - x0)
+
+
+class PairedDrawingItsOwn(PairedDisplacement):
+    """Declares itself paired but draws x0 when none is given (a broken paired objective)."""
+
+    def __call__(
+        self, field: Any, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None, **cond: Any
+    ) -> Tensor:  # type: ignore[override]
+        return super().__call__(field, path, x1, torch.randn_like(x1) if x0 is None else x0, **cond)
+
+
+def test_a_paired_objective_is_checked_on_pairs_and_refuses_unpaired_calls() -> None:
+    fkt.check_objective(PairedDisplacement())  # every check hands it x0
+    x1 = torch.randn(8, 2)
+    with pytest.raises(ValueError, match="PairedDisplacement trains on pairs: pass x0"):
+        PairedDisplacement()(lambda t, x: x, OTPath(), x1)
+    with pytest.raises(AssertionError, match="must refuse a call without x0"):
+        fkt.check_loss_is_scalar(PairedDrawingItsOwn())
+    assert not CFM.paired and not FM.paired
+
+
+def test_train_refuses_a_paired_objective_without_pairs() -> None:
+    from flowkit import build
+    from flowkit.train import TrainConfig, train
+
+    flow = build(objective=PairedDisplacement(), model=MLPField(2, width=8, depth=1), dim=2)
+    with pytest.raises(ValueError, match=r"TrainConfig\(cond='x0'\); got cond=None"):
+        train(flow, torch.randn(64, 2), TrainConfig(steps=1, batch_size=8, progress=False))
+    x1, x0 = torch.randn(64, 2), torch.randn(64, 2)
+    result = train(flow, (x1, x0), TrainConfig(steps=2, batch_size=8, cond="x0", progress=False, log_every=1))
+    assert result.step == 2
+
+
 # -- CFM values against closed forms ------------------------------------------------------------
 @pytest.mark.parametrize("sigma_min", [0.0, 0.1])
 def test_cfm_ot_loss_of_the_zero_field(sigma_min: float) -> None:

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "plugins.md"
 
-LIAR = '''
+LIAR = """
 from flowkit.plugin import hookimpl
 from flowkit.solver import Euler
 
@@ -31,7 +31,7 @@ class ClaimsSecondOrder(Euler):
 @hookimpl
 def flowkit_register(registry):
     registry.add_solver("liar", ClaimsSecondOrder)
-'''
+"""
 
 
 def _blocks() -> dict[str, str]:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from flowkit_fewstep import OneStepDistillation
 
 import flowkit
 from flowkit.cli import main
@@ -39,10 +40,11 @@ def test_reflow_and_distill_write_runs_that_sample(
     assert "couplings: 64" in out and "straightness gap" in out
     flow, _, state = load_checkpoint(tmp_path / "rf")
     assert isinstance(flow.objective, flowkit.objective.CFM)  # reflow retrains with plain CFM
-    assert state.step == 5 and len(list((tmp_path / "rf" / "couplings").glob("chunk-*.pt"))) == 2
+    assert state.step == 5 and len(list((tmp_path / "rf-couplings").glob("chunk-*.pt"))) == 2
     assert main(["distill", "--from", str(tmp_path / "rf"), "--out", str(tmp_path / "st"), *small]) == 0
     assert "one-step student" in capsys.readouterr().out
-    student, _, _ = load_checkpoint(tmp_path / "st", objective="cfm")  # the student's objective has no name
+    student, _, state = load_checkpoint(tmp_path / "st")  # "distill" is a registered objective
+    assert isinstance(student.objective, OneStepDistillation) and state.step == 5
     student.sample(3)
     assert student.nfe == 1  # the student's own solver: one Euler step
     assert main(["sample", "--checkpoint", str(tmp_path / "st"), "--n", "10"]) == 0
@@ -60,10 +62,17 @@ def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["distill", "--from", str(tmp_path / "empty"), "--out", str(tmp_path / "y")]) == 2
     assert "not a flowkit run folder" in capsys.readouterr().err
     make_run(tmp_path / "done", 10, 10)
-    args = ["--pairs", "8", "--chunk-size", "4", "--train-steps", "1", "--device", "cpu"]
+    args = ["--pairs", "8", "--chunk-size", "4", "--train-steps", "1", "--batch-size", "4", "--device", "cpu"]
     assert main(["reflow", "--from", str(tmp_path / "done"), "--out", str(tmp_path / "r"), *args]) == 0
-    assert main(["reflow", "--from", str(tmp_path / "done"), "--out", str(tmp_path / "r"), *args]) == 2
-    assert "already holds a trained run" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["reflow", "--from", str(tmp_path / "done"), "--out", str(tmp_path / "r"), *args]) == 0
+    assert "already trained to step 1; nothing to do" in capsys.readouterr().out
+    assert (
+        main(["reflow", "--from", str(tmp_path / "done"), "--out", str(tmp_path / "r"), *args, "--lr", "0.5"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "lr" in err and len(err.strip().splitlines()) == 1
     assert (
         main(["reflow", "--from", str(tmp_path / "done"), "--out", str(tmp_path / "z"), "--pairs", "0"]) == 2
     )

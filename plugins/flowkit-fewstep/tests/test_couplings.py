@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from flowkit_fewstep import Couplings, fit_pairs, generate_couplings, load_couplings
+from flowkit_fewstep import Couplings, generate_couplings, load_couplings, train_on_pairs
 
 import flowkit
 
@@ -60,7 +60,7 @@ def test_a_data_set_of_another_shape_is_refused(flow: flowkit.Flow, tmp_path: Pa
         load_couplings(tmp_path, event_shape=(3,))
     other = flowkit.build(model=flowkit.MLPField(3, width=8, depth=1), dim=3)
     with pytest.raises(ValueError, match=r"samples of shape \(2,\) but the flow was built for \(3,\)"):
-        fit_pairs(other, load_couplings(tmp_path), 1)
+        train_on_pairs(other, load_couplings(tmp_path))
     with pytest.raises(FileNotFoundError, match="holds no coupling data set"):
         load_couplings(tmp_path / "nothing")
     with pytest.raises(ValueError, match="one shape"):

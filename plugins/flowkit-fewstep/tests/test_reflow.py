@@ -8,13 +8,24 @@ every point on ``m`` (``v_0(x) = m - x``), an error of ``tr S``.
 """
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
-from flowkit_fewstep import distill, fit_pairs, generate_couplings, reflow, solver_for_nfe, straightness
+from flowkit_fewstep import (
+    OneStepDistillation,
+    distill,
+    generate_couplings,
+    reflow,
+    solver_for_nfe,
+    straightness,
+    train_on_pairs,
+)
 from torch import Tensor
 
 import flowkit
+from flowkit.path import OTPath, VPPath
+from flowkit.train import TrainConfig, train
 
 ANGLE = math.pi / 6
 R = torch.tensor([[math.cos(ANGLE), -math.sin(ANGLE)], [math.sin(ANGLE), math.cos(ANGLE)]])
@@ -51,6 +62,10 @@ def one_step_error(flow: flowkit.Flow, x0: Tensor) -> float:
     )
 
 
+def fast(steps: int, **kw: object) -> TrainConfig:
+    return TrainConfig(steps=steps, batch_size=256, lr=2e-3, warmup_steps=50, progress=False, **kw)  # type: ignore[arg-type]
+
+
 def test_the_couplings_are_the_linear_ot_map(pairs) -> None:  # type: ignore[no-untyped-def]
     torch.testing.assert_close(pairs.x1, ot_map(pairs.x0), atol=2e-4, rtol=0)
 
@@ -60,9 +75,10 @@ def test_reflow_makes_one_euler_step_20_times_more_accurate(base: flowkit.Flow, 
     base_error = one_step_error(base, x0)
     assert base_error == pytest.approx(float(LAM.sum()), rel=0.1)  # every point lands on m: error tr S
     torch.manual_seed(0)
-    rectified = flowkit.build(model=flowkit.MLPField(2, width=64, depth=2), solver="euler", dim=2)
-    losses = fit_pairs(rectified, pairs, 1500, batch_size=256, lr=2e-3)
-    assert losses[-1] < 0.05
+    flow = flowkit.build(model=flowkit.MLPField(2, width=64, depth=2), solver="euler", dim=2)
+    result = train_on_pairs(flow, pairs, fast(1500))
+    assert result.history[-1]["loss"] < 0.05
+    rectified = result.ema_flow
     error = one_step_error(rectified, x0)
     assert error < base_error / 20, (base_error, error)
     # and its trajectories are straight: the path energy is the squared endpoint distance
@@ -74,7 +90,8 @@ def test_reflow_makes_one_euler_step_20_times_more_accurate(base: flowkit.Flow, 
 def test_distilled_student_is_a_one_step_map(pairs) -> None:  # type: ignore[no-untyped-def]
     torch.manual_seed(1)
     teacher = flowkit.build(model=flowkit.MLPField(2, width=64, depth=2), dim=2)
-    student = distill(teacher, pairs, 1500, lr=2e-3)
+    student = distill(teacher, pairs, fast(1500)).ema_flow
+    assert isinstance(student.objective, OneStepDistillation) and teacher.objective is not student.objective
     x0 = torch.randn(2000, 2, generator=torch.Generator().manual_seed(8))
     x1 = student.sample(x0)
     assert student.nfe == 1
@@ -86,9 +103,26 @@ def test_reflow_rounds_report_their_cost(base: flowkit.Flow) -> None:
     start = flowkit.build(
         model=flowkit.MLPField(2, width=16, depth=1), solver="euler", solver_options={"steps": 8}, dim=2
     )
-    rounds = reflow(start, 256, 20, rounds=2, chunk_size=128)
+    rounds = reflow(start, 256, TrainConfig(steps=20, batch_size=64, log_every=10, progress=False), rounds=2)
     assert len(rounds) == 2 and rounds[1].flow is not rounds[0].flow is not start
-    assert all(r.coupling_seconds > 0 and r.training_seconds > 0 and len(r.losses) == 20 for r in rounds)
+    assert all(r.coupling_seconds > 0 and r.training_seconds > 0 and r.result.step == 20 for r in rounds)
+    assert all([h["step"] for h in r.result.history] == [10, 20] for r in rounds)
+
+
+def test_retraining_on_pairs_resumes_exactly(pairs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An interrupted retraining continued in its folder ends with the weights of an uninterrupted one."""
+
+    def student() -> flowkit.Flow:
+        torch.manual_seed(3)
+        return flowkit.build(model=flowkit.MLPField(2, width=16, depth=1), dim=2)
+
+    whole = train_on_pairs(student(), pairs, fast(30, seed=4)).flow
+    first = train_on_pairs(student(), pairs, fast(12, seed=4, out=str(tmp_path)))
+    assert first.step == 12 and (tmp_path / "checkpoint.safetensors").is_file()
+    resumed = train_on_pairs(student(), pairs, fast(30, seed=4, out=str(tmp_path), resume=True))
+    assert resumed.start_step == 12 and resumed.step == 30
+    for a, b in zip(whole.parameters(), resumed.flow.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_straightness_of_a_rotation_has_its_closed_form() -> None:
@@ -114,6 +148,29 @@ def test_nfe_requests_below_what_a_method_can_do() -> None:
         solver_for_nfe("meanflow", 0)
 
 
-def test_distillation_needs_the_straight_path(pairs) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match="ot path with sigma_min=0"):
-        distill(flowkit.build(path="vp", dim=2), pairs, 1)
+@pytest.mark.parametrize("path", [OTPath(), OTPath(sigma_min=0.1), VPPath()])
+def test_distillation_regresses_the_displacement_at_the_source_on_any_path(path) -> None:  # type: ignore[no-untyped-def]
+    """The target is x1 - x0 at (t = 0, x0), not the path's velocity: one Euler step is exact for the map."""
+    x0 = torch.randn(64, 2, dtype=torch.float64)
+    x1 = ot_map(x0.float()).double()
+    seen: list[tuple[Tensor, Tensor]] = []
+
+    def displacement(t: Tensor, x: Tensor) -> Tensor:
+        seen.append((t, x))
+        return ot_map(x.float()).double() - x
+
+    assert float(OneStepDistillation()(displacement, path, x1, x0)) < 1e-12
+    assert bool((seen[0][0] == 0).all()) and torch.equal(seen[0][1], x0)
+    assert float(OneStepDistillation()(lambda t, x: torch.zeros_like(x), path, x1, x0)) > 0.1
+
+
+def test_distillation_is_paired_and_refuses_unpaired_training() -> None:
+    flow = flowkit.build(objective="distill", model=flowkit.MLPField(2, width=8, depth=1), dim=2)
+    assert isinstance(flow.objective, OneStepDistillation) and flow.objective.paired
+    x1 = torch.randn(8, 2)
+    with pytest.raises(ValueError, match="trains on pairs: pass x0"):
+        flow.loss(x1)
+    with pytest.raises(ValueError, match=r"give paired data with TrainConfig\(cond='x0'\); got cond=None"):
+        train(flow, x1, TrainConfig(steps=1, progress=False))
+    with pytest.raises(ValueError, match=r"sets cond='x0'; got config\.cond='label'"):
+        train_on_pairs(flow, generate_couplings(flow, 4), TrainConfig(cond="label"))

@@ -1,7 +1,7 @@
 """The objective interface: a scalar training loss for a field on a path."""
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -33,7 +33,17 @@ class Objective(ABC):
     that draw, through two methods a subclass may override:
     [`couple`][flowkit.Objective.couple] (how noise and data are paired) and
     [`sample_time`][flowkit.Objective.sample_time] (how ``t`` is distributed).
+
+    **Paired objectives.** An objective whose loss is defined only on a given
+    coupling ``(x0, x1)`` (distillation of a flow's own pairs, for example)
+    sets the class attribute ``paired = True``. Its call without ``x0`` is
+    refused with ``ValueError``, [`train`][flowkit.train.train] refuses it
+    unless ``TrainConfig(cond="x0")`` supplies the pairs, and the conformance
+    suite checks it on pairs only (and checks the refusal).
     """
+
+    paired: ClassVar[bool] = False
+    """``True`` when the loss needs the source batch ``x0`` paired with ``x1`` (never drawn)."""
 
     _cond_dropout: float = 0.0
 
@@ -121,6 +131,11 @@ class Objective(ABC):
         """
         if x0 is not None:
             check_same_shape(x0, x1, "x0", "x1")
+        elif self.paired:
+            raise ValueError(
+                f"objective {type(self).__name__} trains on pairs: pass x0, the source sample paired "
+                "with each x1 (in train: paired data with TrainConfig(cond='x0'))"
+            )
         if self._cond_dropout > 0.0 and cond:
             cond = drop_conditioning(cond, self._cond_dropout)
         return self.compute(field, path, x1, x0, **cond)

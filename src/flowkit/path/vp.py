@@ -87,9 +87,7 @@ class VPPath(ProbabilityPath):
         alpha = torch.exp(-0.5 * integral)
         sigma = torch.sqrt(-torch.expm1(-integral))
         d_alpha = torch.where((1.0 - t) > self.eps, 0.5 * self._beta(s) * alpha, 0.0)
-        return PathPrimitives(
-            mu=alpha * x1, sigma=sigma, d_mu=d_alpha * x1, d_sigma=-alpha * d_alpha / sigma
-        )
+        return PathPrimitives(mu=alpha * x1, sigma=sigma, d_mu=d_alpha * x1, d_sigma=-alpha * d_alpha / sigma)
 
     @property
     def sigma_max(self) -> float:

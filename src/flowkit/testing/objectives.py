@@ -49,6 +49,13 @@ def _loss(
     return loss
 
 
+def _pairs(obj: Objective, path: ProbabilityPath, x1: Tensor, gen: torch.Generator) -> Tensor | None:
+    """A source batch for a paired objective (which never draws its own), else ``None``."""
+    if not obj.paired:
+        return None
+    return randn(tuple(x1.shape), gen, x1.device) * float(path.source_std)
+
+
 def check_loss_is_scalar(
     objective: ObjectiveSpec,
     path: ProbabilityPath | None = None,
@@ -60,6 +67,9 @@ def check_loss_is_scalar(
 ) -> None:
     """Check that the loss is a finite 0-d floating tensor, with and without ``x0``, in float32 and float64.
 
+    A paired objective (``paired = True``) must instead refuse the call
+    without ``x0`` with ``ValueError``.
+
     Raises:
         AssertionError: naming the call whose loss is not a finite scalar.
     """
@@ -67,7 +77,15 @@ def check_loss_is_scalar(
     field = _small_field(dim, device, seed)
     x1 = randn((batch, dim), gen, device)
     x0 = randn((batch, dim), gen, device) * float(path.source_std)
-    _loss(obj, field, path, x1, None, f"{name} (x0 drawn by the objective)")
+    if obj.paired:
+        try:
+            obj(field, path, x1)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"{name}: a paired objective must refuse a call without x0 (ValueError)")
+    else:
+        _loss(obj, field, path, x1, None, f"{name} (x0 drawn by the objective)")
     _loss(obj, field, path, x1, x0, f"{name} (x0 given)")
     loss32 = _loss(obj, field.float(), path, x1.float(), x0.float(), f"{name} (float32)")
     if loss32.dtype != torch.float32:
@@ -91,7 +109,7 @@ def check_loss_differentiable(
     obj, path, name, gen = setup_objective(objective, path, seed)
     field = _small_field(dim, device, seed)
     x1 = randn((batch, dim), gen, device)
-    loss = _loss(obj, field, path, x1, None, name)
+    loss = _loss(obj, field, path, x1, _pairs(obj, path, x1, gen), name)
     if not loss.requires_grad:
         raise AssertionError(
             f"{name}: the loss does not depend on the field's parameters (requires_grad=False)"
@@ -130,7 +148,8 @@ def check_conditioning_passthrough(
         seen.append(cond)
         return weight * x
 
-    _loss(obj, field, path, randn((batch, dim), gen, device), None, name, label=label)
+    x1 = randn((batch, dim), gen, device)
+    _loss(obj, field, path, x1, _pairs(obj, path, x1, gen), name, label=label)
     if not seen:
         raise AssertionError(f"{name}: the field was never called")
     for cond in seen:
@@ -171,8 +190,9 @@ def check_exact_field_gives_zero_loss(
     def zero(t: Tensor, x: Tensor, **cond: Any) -> Tensor:
         return torch.zeros_like(x)
 
-    reference = float(_loss(obj, zero, path, x1, None, f"{name} (zero field)"))
-    got = float(_loss(obj, exact, path, x1, None, f"{name} (exact field)"))
+    x0 = _pairs(obj, path, x1, gen)
+    reference = float(_loss(obj, zero, path, x1, x0, f"{name} (zero field)"))
+    got = float(_loss(obj, exact, path, x1, x0, f"{name} (exact field)"))
     if not reference > 0.0:
         raise AssertionError(
             f"{name}: the zero field scores {reference}; a wrong field must have a positive loss"

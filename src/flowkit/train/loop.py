@@ -127,6 +127,11 @@ class _Run:
 
     def _set_up(self, flow: Flow, data: Any, optimizer: Any) -> None:
         config, info = self.config, self.info
+        if getattr(flow.objective, "paired", False) and config.cond != "x0":
+            raise ValueError(
+                f"objective {type(flow.objective).__name__} trains on pairs (x1, x0): give paired data "
+                f"with TrainConfig(cond='x0'); got cond={config.cond!r}"
+            )
         self.flow = flow.to(self.device)
         self.field = self.flow.field
         data, data_info, bin_width = resolve_data(data, config)

@@ -2,8 +2,9 @@
 
 - Reflow (rectified flow): [`generate_couplings`][flowkit_fewstep.generate_couplings],
   [`reflow`][flowkit_fewstep.reflow], [`straightness`][flowkit_fewstep.straightness].
+- Training on couplings with ``flowkit.train``: [`train_on_pairs`][flowkit_fewstep.train_on_pairs].
 - One-step distillation: [`OneStepDistillation`][flowkit_fewstep.OneStepDistillation]
-  (pass the instance: ``build(objective=OneStepDistillation())``) and [`distill`][flowkit_fewstep.distill].
+  (``objective="distill"``, a paired objective) and [`distill`][flowkit_fewstep.distill].
 - MeanFlow: [`MeanFlow`][flowkit_fewstep.MeanFlow] (``objective="meanflow"``),
   [`MeanFlowMLP`][flowkit_fewstep.MeanFlowMLP], and the samplers ``solver="meanflow"``
   (one step) and ``solver="meanflow2"`` (two steps).
@@ -20,9 +21,10 @@ from .meanflow import meanflow_target as meanflow_target
 from .nfe import solver_for_nfe as solver_for_nfe
 from .reflow import ReflowRound as ReflowRound
 from .reflow import distill as distill
-from .reflow import fit_pairs as fit_pairs
+from .reflow import distillation_student as distillation_student
 from .reflow import rectified_copy as rectified_copy
 from .reflow import reflow as reflow
+from .reflow import train_on_pairs as train_on_pairs
 from .samplers import MeanFlowSampler as MeanFlowSampler
 from .samplers import TwoStepMeanFlow as TwoStepMeanFlow
 from .straightness import Straightness as Straightness
@@ -38,7 +40,7 @@ __all__ = [
     "Straightness",
     "TwoStepMeanFlow",
     "distill",
-    "fit_pairs",
+    "distillation_student",
     "generate_couplings",
     "load_couplings",
     "meanflow_target",
@@ -46,4 +48,5 @@ __all__ = [
     "reflow",
     "solver_for_nfe",
     "straightness",
+    "train_on_pairs",
 ]

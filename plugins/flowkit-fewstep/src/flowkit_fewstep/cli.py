@@ -7,11 +7,18 @@ from typing import Any
 
 import torch
 
-from flowkit.cli._common import add_solver_arguments, data_entry, load_run, pick_device, solver_options
-from flowkit.train import save_checkpoint
+from flowkit.cli._common import (
+    add_solver_arguments,
+    check_output_folder,
+    data_entry,
+    load_run,
+    pick_device,
+    solver_options,
+)
+from flowkit.train import TrainConfig, TrainResult
 
 from .couplings import Couplings, generate_couplings, load_couplings
-from .reflow import distill, fit_pairs, rectified_copy
+from .reflow import distill, rectified_copy, train_on_pairs
 from .straightness import straightness
 
 
@@ -25,8 +32,18 @@ def add_parsers(sub: Any) -> None:
         p.add_argument("--from", dest="source", required=True, help="the finished run folder")
         p.add_argument("--out", required=True, help="the new run folder")
         p.add_argument("--pairs", type=int, default=10000, help="couplings to draw (default: 10000)")
+        p.add_argument(
+            "--couplings",
+            help="the folder of the coupling data set (default: OUT-couplings beside --out); "
+            "drawing them resumes there",
+        )
         p.add_argument("--chunk-size", type=int, default=1000, help="couplings per solve (default: 1000)")
-        p.add_argument("--train-steps", type=int, default=2000, help="training steps (default: 2000)")
+        p.add_argument(
+            "--train-steps",
+            type=int,
+            default=2000,
+            help="training steps (default: 2000); run again with more to continue the run in --out",
+        )
         p.add_argument("--batch-size", type=int, default=256)
         p.add_argument("--lr", type=float, default=1e-3)
         p.add_argument("--seed", type=int, default=0)
@@ -62,33 +79,51 @@ def _couplings(args: argparse.Namespace, flow: Any, folder: Path) -> tuple[Coupl
     return load_couplings(folder, flow.event_shape) if len(pairs) else pairs, time.perf_counter() - start
 
 
-def _refuse_existing(out: Path) -> None:
-    if (out / "checkpoint.safetensors").exists():
-        raise ValueError(f"--out {out} already holds a trained run; choose a new folder")
+def _couplings_folder(args: argparse.Namespace) -> Path:
+    # Beside the run folder, not in it: flowkit.train keeps a run folder to its own files.
+    out = Path(args.out)
+    return Path(args.couplings) if args.couplings else out.with_name(out.name + "-couplings")
+
+
+def _config(args: argparse.Namespace, state: Any, device: torch.device) -> TrainConfig:
+    """The retraining run in ``--out``: resumed when the folder holds it already."""
+    return TrainConfig(
+        steps=args.train_steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=str(device),
+        data_name=data_entry(state).get("name"),  # flowkit eval finds the held-out data by this name
+        out=args.out,
+        resume=True,
+        progress=False,
+    )
+
+
+def _trained(result: TrainResult) -> str:
+    done = result.step - result.start_step
+    if done == 0:
+        return f"already trained to step {result.step}; nothing to do"
+    loss = f"; final loss {result.history[-1]['loss']:.4f}" if result.history else ""
+    resumed = f" (resumed at step {result.start_step})" if result.start_step else ""
+    return f"trained {done} steps in {result.wall_time:.1f} s{resumed}{loss}"
 
 
 def run_reflow(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    _refuse_existing(out)
+    check_output_folder(out)
     device = pick_device(args.device)
     flow, state = _finished_run(args, device)
-    pairs, coupling_s = _couplings(args, flow, out / "couplings")
+    pairs, coupling_s = _couplings(args, flow, _couplings_folder(args))
     noise = flow.source(1000, torch.Generator(device=device).manual_seed(args.seed + 1))
     before = straightness(flow, noise)
-    student = rectified_copy(flow).train()
-    start = time.perf_counter()
-    losses = fit_pairs(
-        student, pairs, args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed
-    )
-    train_s = time.perf_counter() - start
-    student.eval()
-    after = straightness(student, noise)
-    save_checkpoint(out, student, step=args.train_steps, data_name=data_entry(state).get("name"))
-    print(f"couplings: {len(pairs)} in {coupling_s:.1f} s ({out / 'couplings'})")
-    print(f"retrained {args.train_steps} steps in {train_s:.1f} s; final loss {losses[-1]:.4f}")
+    result = train_on_pairs(rectified_copy(flow), pairs, _config(args, state, device))
+    after = straightness(result.ema_flow.eval(), noise)
+    print(f"couplings: {len(pairs)} in {coupling_s:.1f} s ({_couplings_folder(args)})")
+    print(f"retraining: {_trained(result)}")
     print(
         f"straightness gap E - D: {before.gap:.4f} -> {after.gap:.4f}  "
-        f"(D/E {before.ratio:.3f} -> {after.ratio:.3f})"
+        f"(D/E {before.ratio:.3f} -> {after.ratio:.3f}; EMA weights)"
     )
     print(f"wrote {out}")
     return 0
@@ -96,20 +131,17 @@ def run_reflow(args: argparse.Namespace) -> int:
 
 def run_distill(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    _refuse_existing(out)
+    check_output_folder(out)
     device = pick_device(args.device)
     flow, state = _finished_run(args, device)
-    pairs, coupling_s = _couplings(args, flow, out / "couplings")
-    start = time.perf_counter()
-    student = distill(flow, pairs, args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    train_s = time.perf_counter() - start
-    save_checkpoint(out, student.eval(), step=args.train_steps, data_name=data_entry(state).get("name"))
+    pairs, coupling_s = _couplings(args, flow, _couplings_folder(args))
+    result = distill(flow, pairs, _config(args, state, device))
+    student = result.ema_flow.eval()
     x0, x1 = pairs.x0[:1000].to(device), pairs.x1[:1000].to(device)
-    err = float((student.sample(x0) - x1).square().sum(1).mean())
-    print(
-        f"couplings: {len(pairs)} in {coupling_s:.1f} s; "
-        f"student trained {args.train_steps} steps in {train_s:.1f} s"
-    )
+    with torch.no_grad():
+        err = float((student.sample(x0) - x1).square().flatten(1).sum(1).mean())
+    print(f"couplings: {len(pairs)} in {coupling_s:.1f} s ({_couplings_folder(args)})")
+    print(f"student: {_trained(result)}")
     print(f"one-step student: mean squared distance to the teacher's samples {err:.4f} (NFE {student.nfe})")
     print(f"wrote {out}")
     return 0

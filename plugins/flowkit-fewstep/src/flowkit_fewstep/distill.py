@@ -1,33 +1,33 @@
 """One-step distillation: a student ``x1 ~ x0 + v(0, x0)`` trained on a flow's couplings."""
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
 from flowkit.objective import CFM
+from flowkit.path import PathSample, ProbabilityPath
 
 
 class OneStepDistillation(CFM):
-    r"""CFM at ``t = 0`` only: on paired ``(x0, x1)`` it trains ``x0 + v_0(x0) ~ x1``.
+    r"""Regress ``v(0, x0)`` on the displacement ``x1 - x0`` of given pairs: ``x0 + v_0(x0) ~ x1``.
 
     $$
-    \mathcal L = \mathbb E\, \| v_0(x_0; \theta) - (x_1 - x_0) \|^2
+    \mathcal L = \mathbb E_{(x_0, x_1)}\, \| v_0(x_0; \theta) - (x_1 - x_0) \|^2 / D
     $$
 
-    on the ``ot`` path with ``sigma_min = 0``, whose target at ``t = 0`` is
-    ``x1 - x0`` (on another path the target is that path's velocity at
-    ``t = 0``). One Euler step then *is* the student's sampler. The pairs
-    must be a deterministic coupling, a flow's ``(x0, x1 = flow.sample(x0))``
-    (see [`generate_couplings`][flowkit_fewstep.generate_couplings]): with
-    independent ``x0`` (``x0`` not given) the minimiser is ``E[x1] - x0`` and
-    the student collapses to the data mean. This is the distillation of the
-    rectified-flow paper (Liu et al. 2023, §2.3); CFM with one method
-    overridden.
-
-    Not registered by name: flowkit's conformance suite checks every named
-    objective against flow-matching velocities on every path, and a
-    distillation's exact answer is a flow map instead (on the ``polynomial``
-    path, whose velocity vanishes at ``t = 0``, the target is zero). Pass an
-    instance, ``build(objective=OneStepDistillation())``.
+    One Euler step from ``t = 0`` to ``t = 1`` *is* then the student's
+    sampler, on any path (the target is the displacement, not a path
+    velocity; on the ``ot`` path with ``sigma_min = 0`` the two coincide).
+    The pairs must be a deterministic coupling, a flow's
+    ``(x0, x1 = flow.sample(x0))`` (see
+    [`generate_couplings`][flowkit_fewstep.generate_couplings]): with
+    independent ``x0`` the minimiser is ``E[x1] - x0`` and the student
+    collapses to the data mean. So the objective is *paired*
+    (``paired = True``): a call without ``x0`` is refused, and ``train``
+    needs ``TrainConfig(cond="x0")``. This is the distillation of the
+    rectified-flow paper (Liu et al. 2023, §2.3): CFM with ``draw``
+    overridden. Registered as ``objective="distill"``.
 
     Examples:
         >>> import torch
@@ -38,6 +38,15 @@ class OneStepDistillation(CFM):
         True
     """
 
-    def sample_time(self, x1: Tensor) -> Tensor:
-        """Always ``t = 0``."""
-        return torch.zeros(x1.shape[0], device=x1.device, dtype=x1.dtype)
+    paired: ClassVar[bool] = True
+
+    def draw(self, path: ProbabilityPath, x1: Tensor, x0: Tensor | None = None) -> PathSample:
+        """``t = 0``, the field's input ``x0`` itself and the target ``x1 - x0``, on any path.
+
+        The sampler evaluates ``v(0, x0)`` at the source sample, so training
+        does too (on a ``vp`` path ``psi_0(x0 | x1)`` is not exactly ``x0``).
+        """
+        if x0 is None:  # __call__ refuses this first; compute() may be called directly
+            raise ValueError(f"{type(self).__name__} trains on pairs: pass x0")
+        t = torch.zeros(x1.shape[0], device=x1.device, dtype=x1.dtype)
+        return PathSample(t=t, x0=x0, x1=x1, xt=x0, target=x1 - x0)

@@ -1,4 +1,6 @@
-"""The flowkit plugin: registers MeanFlow's samplers and objective and the ``reflow``/``distill`` commands.
+"""The flowkit plugin: MeanFlow's samplers and objective, the ``distill`` objective, two commands.
+
+The commands are ``flowkit reflow`` and ``flowkit distill``.
 
 Importing this module registers nothing; flowkit calls the hooks when it
 loads the entry point named in this package's ``pyproject.toml``.
@@ -9,6 +11,7 @@ from typing import Any
 from flowkit.plugin import Registry, hookimpl
 
 from .cli import add_parsers
+from .distill import OneStepDistillation
 from .meanflow import MeanFlow
 from .samplers import MeanFlowSampler, TwoStepMeanFlow
 
@@ -21,6 +24,7 @@ def flowkit_register(registry: Registry) -> None:
     registry.add_solver("meanflow", MeanFlowSampler)
     registry.add_solver("meanflow2", TwoStepMeanFlow)
     registry.add_objective("meanflow", MeanFlow)
+    registry.add_objective("distill", OneStepDistillation)
 
 
 @hookimpl
