@@ -72,7 +72,12 @@ def flowkit_log_prob(
     def fn(x: Tensor) -> tuple[Tensor, int]:
         gen = torch.Generator().manual_seed(0)
         res = likelihood(
-            flow.field, x, flow.path.source_log_prob, flow.solver, divergence=divergence, generator=gen  # type: ignore[arg-type]
+            flow.field,
+            x,
+            flow.path.source_log_prob,
+            flow.solver,
+            divergence=divergence,
+            generator=gen,  # type: ignore[arg-type]
         )
         return res.log_prob, res.solution.nfe
 

@@ -144,7 +144,22 @@ def build_model(
         if reserved in options:
             raise OptionError(f"model_options may not set {reserved!r}; pass {reserved}= to build instead")
     check_options(cls, options, f"model {name!r}")
+    return construct_model(cls, shape, num_classes=num_classes, context_dim=context_dim, options=options)
+
+
+def construct_model(
+    cls: type,
+    shape: Sequence[int],
+    *,
+    num_classes: int | None = None,
+    context_dim: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> VectorField:
+    """Call a model class the way [`build_model`][flowkit.builder.build_model] does, without the registry.
+
+    ``cls.from_shape(shape, ...)`` when the class defines it, else ``cls(shape=shape, ...)``.
+    """
     factory = getattr(cls, "from_shape", None)
     if factory is not None:
-        return factory(tuple(shape), num_classes=num_classes, context_dim=context_dim, **options)
-    return cls(shape=tuple(shape), num_classes=num_classes, context_dim=context_dim, **options)
+        return factory(tuple(shape), num_classes=num_classes, context_dim=context_dim, **(options or {}))
+    return cls(shape=tuple(shape), num_classes=num_classes, context_dim=context_dim, **(options or {}))

@@ -30,9 +30,13 @@ def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 10_000.0, scal
                 [1., 1., 0., 0.]])
     """
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    args = (scale * t.float()).unsqueeze(-1) * freqs
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    # At least float32 for the phases (half precision would round scale * t badly), float64 for float64
+    # times; the result comes back in t's dtype so a float64 (or half) network gets its own dtype.
+    work = torch.float64 if t.dtype == torch.float64 else torch.float32
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=work) / half)
+    args = (scale * t.to(work)).unsqueeze(-1) * freqs
+    out = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    return out.to(t.dtype) if t.is_floating_point() else out
 
 
 class TimeEmbedding(nn.Module):

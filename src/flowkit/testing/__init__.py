@@ -18,8 +18,9 @@ conformance_tests(
 )
 ```
 
-which adds one pytest test per class and check. The suites can also be
-called directly (`check_path`, `check_solver`, `check_objective`), or check
+which adds one pytest test per class and check (``models=[...]`` checks
+vector-field networks registered with ``registry.add_model``). The suites can also be
+called directly (`check_path`, `check_solver`, `check_objective`, `check_model`), or check
 by check; `flowkit plugins --check` runs them over every installed plugin.
 
 Each check compares with an independent computation (closed forms,
@@ -33,6 +34,13 @@ suites take them per check through ``options={"check_name": {...}}`` and
 for a given ``seed`` and run in well under a second each on a CPU.
 """
 
+from .models import MODEL_CHECK_NAMES as MODEL_CHECK_NAMES
+from .models import check_model as check_model
+from .models import check_model_batch_independence as check_model_batch_independence
+from .models import check_model_gradients as check_model_gradients
+from .models import check_model_label_conditioning as check_model_label_conditioning
+from .models import check_model_shapes_and_dtypes as check_model_shapes_and_dtypes
+from .models import check_model_time_dependence as check_model_time_dependence
 from .objectives import OBJECTIVE_CHECK_NAMES as OBJECTIVE_CHECK_NAMES
 from .objectives import check_conditioning_passthrough as check_conditioning_passthrough
 from .objectives import check_exact_field_gives_zero_loss as check_exact_field_gives_zero_loss
@@ -71,6 +79,7 @@ from .two_time import check_two_time_objective as check_two_time_objective
 from .two_time import check_two_time_solver as check_two_time_solver
 
 __all__ = [
+    "MODEL_CHECK_NAMES",
     "OBJECTIVE_CHECK_NAMES",
     "PATH_CHECKS",
     "PATH_CHECK_NAMES",
@@ -91,6 +100,12 @@ __all__ = [
     "check_loss_differentiable",
     "check_loss_is_scalar",
     "check_marginal_statistics",
+    "check_model",
+    "check_model_batch_independence",
+    "check_model_gradients",
+    "check_model_label_conditioning",
+    "check_model_shapes_and_dtypes",
+    "check_model_time_dependence",
     "check_names",
     "check_nfe",
     "check_objective",

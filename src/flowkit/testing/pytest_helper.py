@@ -39,6 +39,7 @@ def conformance_tests(
     paths: Iterable[Item] = (),
     solvers: Iterable[Item] = (),
     objectives: Iterable[Item] = (),
+    models: Iterable[Item] = (),
     distribution: str | None = None,
     device: Any = None,
 ) -> None:
@@ -60,6 +61,8 @@ def conformance_tests(
             for [`check_solver`][flowkit.testing.check_solver] (``options=``, ``make=``...).
         objectives: objective classes or instances, or ``(item, kwargs)``
             pairs for [`check_objective`][flowkit.testing.check_objective].
+        models: model classes (vector-field networks), or ``(class, kwargs)`` pairs
+            for [`check_model`][flowkit.testing.check_model] (``shape=``, ``options=``...).
         distribution: the name of your installed distribution (as in its
             ``pyproject.toml``); its registered names are checked too.
         device: where to run every check; by default the value of a
@@ -80,6 +83,7 @@ def conformance_tests(
     import pytest  # only when building tests: flowkit itself does not depend on pytest
 
     cases = _cases("path", paths) + _cases("solver", solvers) + _cases("objective", objectives)
+    cases += _cases("model", models)
     if distribution is not None:
         from ..plugin import get_registry
 

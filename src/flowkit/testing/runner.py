@@ -5,17 +5,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .models import applicable_model_checks, check_model
 from .objectives import OBJECTIVE_CHECK_NAMES, check_objective
 from .paths import PATH_CHECK_NAMES, check_path
 from .solvers import applicable_solver_checks, check_solver
 from .two_time import is_two_time
 
-Kind = Literal["path", "solver", "objective"]
+Kind = Literal["path", "solver", "objective", "model"]
 
 _SUITES: dict[str, Callable[..., None]] = {
     "path": check_path,
     "solver": check_solver,
     "objective": check_objective,
+    "model": check_model,
 }
 
 
@@ -24,7 +26,7 @@ class CheckResult:
     """The outcome of one check on one class.
 
     Attributes:
-        kind: ``"path"``, ``"solver"`` or ``"objective"``.
+        kind: ``"path"``, ``"solver"``, ``"objective"`` or ``"model"``.
         name: the registered name, or the class name.
         check: the check's short name.
         status: ``"passed"``, ``"failed"`` or ``"skipped"`` (the class could not be built).
@@ -51,8 +53,8 @@ def check_names(kind: Kind, spec: Any) -> list[str]:
     if kind == "objective":
         return list(OBJECTIVE_CHECK_NAMES)
     if kind == "model":
-        return []  # no conformance suite for models (vector fields) yet
-    raise ValueError(f"kind must be 'path', 'solver' or 'objective'; got {kind!r}")
+        return applicable_model_checks(spec)
+    raise ValueError(f"kind must be 'path', 'solver', 'objective' or 'model'; got {kind!r}")
 
 
 def run_check(kind: Kind, spec: Any, check: str, **kwargs: Any) -> None:
@@ -83,7 +85,7 @@ def run_conformance(
     given. An exception other than ``AssertionError`` counts as a failure.
 
     Args:
-        kind: ``"path"``, ``"solver"`` or ``"objective"``.
+        kind: ``"path"``, ``"solver"``, ``"objective"`` or ``"model"``.
         spec: the class or instance.
         name: the label in the results (the class name by default).
         options: keyword arguments for the suite function (``check_solver`` and the others).
