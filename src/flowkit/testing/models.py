@@ -78,7 +78,7 @@ def build_for_checks(
     device: Device = None,
     seed: int = 0,
 ) -> nn.Module:
-    """Build ``cls`` for ``shape`` with seeded weights; parameters left at exactly zero get small random ones."""
+    """Build ``cls`` for ``shape`` with seeded weights; exactly-zero parameters get small random values."""
     shape = default_shape(cls, options) if shape is None else shape
     with seeded(seed):
         model = construct_model(cls, shape, num_classes=num_classes, options=dict(options or {}))
