@@ -53,6 +53,8 @@ def test_eval_reports_the_conditional_nll(labelled_run: Path, capsys: pytest.Cap
     assert report["conditional"] is True and report["n_data"] == 64
     assert main(argv) == 0
     assert "NLL -log p(x|label)" in capsys.readouterr().out
+    assert main([*argv, "--guidance", "2"]) == 2  # guided samples are an image-run measurement
+    assert "--guidance applies to label-conditional image runs" in _error_line(capsys)
 
 
 @pytest.mark.parametrize(
@@ -113,3 +115,7 @@ def test_train_a_class_conditional_unet_on_digits_and_sample_it_guided(
     sample = ["sample", "--checkpoint", str(out), "--n", "3", "--label", "3", "--guidance", "2"]
     assert main([*sample, "--solver", "euler", "--steps", "1"]) == 0
     assert "3 samples of class 3 with guidance 2 of shape (1, 8, 8)" in capsys.readouterr().out
+    evaluate = ["eval", "--checkpoint", str(out), "--n", "8", "--samples", "10", "--divergence", "hutchinson"]
+    cheap = ["--solver", "euler", "--steps", "1", "--classifier-steps", "5", "--device", "cpu"]
+    assert main([*evaluate, *cheap, "--guidance", "2"]) == 0
+    assert "(guidance w = 2)" in capsys.readouterr().out

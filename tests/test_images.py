@@ -241,6 +241,28 @@ def test_evaluate_images_class_conditional_accuracy() -> None:
     assert result.guided_accuracy is not None and 0 <= result.guided_accuracy <= 1
     assert result.fd_classifier is not None and result.nfe_sample == 2
 
+    def class_samples(guidance: float | None) -> torch.Tensor:
+        result, _, by_class = evaluate_images(
+            flow,
+            torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1,
+            bin_width=None,
+            num_classes=3,
+            n_samples=6,
+            solver="euler",
+            solver_options={"steps": 2},
+            generator=torch.Generator().manual_seed(2),
+            guidance=guidance,
+        )
+        assert result.guidance == guidance and by_class is not None
+        return by_class
+
+    plain = class_samples(None)
+    # w = 1 is the conditional field itself: v_null + 1 (v_label - v_null); w = 3 is not
+    torch.testing.assert_close(class_samples(1.0), plain, rtol=1e-5, atol=1e-5)
+    assert float((class_samples(3.0) - plain).abs().max()) > 1e-3
+    with pytest.raises(ValueError, match="guidance= needs class-conditional samples"):
+        evaluate_images(flow, torch.zeros(2, 1, 8, 8), bin_width=None, n_samples=2, guidance=2.0)
+
 
 # -- the command line -----------------------------------------------------------------------------
 def test_cli_trains_a_unet_on_a_png_folder_then_samples_a_grid(

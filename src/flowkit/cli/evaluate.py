@@ -42,6 +42,13 @@ def add_parser(sub: Any) -> None:
         help="image runs on digits/mnist: training steps of the fd_classifier feature network, which is "
         "cached in the run folder (default: 600)",
     )
+    p.add_argument(
+        "--guidance",
+        type=float,
+        metavar="W",
+        help="label-conditional image runs: draw the class-conditional samples with classifier-free "
+        "guidance weight W (default: none)",
+    )
     add_solver_arguments(p, default="dopri5")
     p.set_defaults(run=run)
 
@@ -70,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
     if ema_flow.num_classes is not None:  # a label-conditional run: -log p(x | label) on labelled data
         cond["label"] = heldout_labels(name, args.n, training_seed(state), device)
     generator = torch.Generator(device=device).manual_seed(args.seed)
+    if args.guidance is not None and not (data.ndim == 4 and ema_flow.num_classes is not None):
+        raise ValueError(
+            "--guidance applies to label-conditional image runs (flowkit train --cond label on images); "
+            f"the run in {args.checkpoint} is not one"
+        )
     if data.ndim == 4:
         return run_images(args, ema_flow, state, name, data, bin_width, generator)
     result = evaluate(
@@ -157,18 +169,22 @@ def run_images(
         solver_options=options,
         divergence=args.divergence,
         generator=generator,
+        guidance=args.guidance,
     )
     folder = Path(args.checkpoint)
     grids = [str(save_image_grid(samples[:100], folder / "samples.png", ncol=10, scale=2))]
     if by_class is not None and num_classes is not None:
         k = num_classes
-        order = (
-            by_class[: k * 10]
-            .reshape(10, k, *by_class.shape[1:])
-            .transpose(0, 1)
-            .reshape(-1, *by_class.shape[1:])
-        )
-        grids.append(str(save_image_grid(order, folder / "samples_by_class.png", ncol=10, scale=2)))
+        per_class = min(10, by_class.shape[0] // k)  # sample i has label i % k: rounds of k labels
+        if per_class > 0:
+            order = (
+                by_class[: k * per_class]
+                .reshape(per_class, k, *by_class.shape[1:])
+                .transpose(0, 1)
+                .reshape(-1, *by_class.shape[1:])
+            )
+            path = folder / "samples_by_class.png"
+            grids.append(str(save_image_grid(order, path, ncol=per_class, scale=2)))
     record = {"checkpoint": args.checkpoint, "step": state.step, "data": name, **result.as_dict()}
     record["classifier"] = info
     record["grids"] = grids
@@ -195,11 +211,13 @@ def run_images(
             )
         )
     if result.guided_accuracy is not None:
+        how = "no guidance" if result.guidance is None else f"guidance w = {result.guidance:g}"
         rows.append(
             (
                 "class-cond.",
                 f"classifier accuracy {result.guided_accuracy:.3f}, "
-                f"fd_classifier {result.guided_fd_classifier:.3f}",
+                f"fd_classifier {result.guided_fd_classifier:.3f} "
+                f"({how})",
             )
         )
     rows.append(("grids", ", ".join(grids)))

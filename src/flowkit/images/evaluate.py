@@ -30,6 +30,8 @@ class ImageEvaluation:
         guided_accuracy: the classifier's accuracy on class-conditional samples (label ``i % K``
             for sample ``i``); ``None`` for an unconditional flow or without a classifier.
         guided_fd_classifier: ``fd_classifier`` of those class-conditional samples.
+        guidance: the classifier-free guidance weight of the class-conditional samples
+            (``None``: none, the conditional field alone, as ``w = 1``).
         n_test: held-out images in the likelihood.
         n_samples: samples drawn (each kind).
         likelihood_seconds: wall time of the likelihood solves.
@@ -45,6 +47,7 @@ class ImageEvaluation:
     fd_classifier: float | None
     guided_accuracy: float | None
     guided_fd_classifier: float | None
+    guidance: float | None
     n_test: int
     n_samples: int
     likelihood_seconds: float
@@ -69,6 +72,7 @@ def evaluate_images(
     divergence: str = "hutchinson",
     batch_size: int = 500,
     generator: torch.Generator | None = None,
+    guidance: float | None = None,
 ) -> tuple[ImageEvaluation, Tensor, Tensor | None]:
     """Held-out bits/dim, NFE, ``fd_classifier`` of samples, and accuracy of class-conditional samples.
 
@@ -88,12 +92,18 @@ def evaluate_images(
             per evaluation, ``D = 784`` for MNIST) or ``"exact"``.
         batch_size: images per likelihood solve and per sampling solve.
         generator: random generator for the source draws and the probes.
+        guidance: classifier-free guidance weight ``w`` of the class-conditional samples
+            (``v_null + w (v_label - v_null)``, two field evaluations per step); ``None``: none.
 
     Returns:
         ``(evaluation, samples, class_samples)``; ``class_samples`` is ``None`` without ``num_classes``.
     """
     if test.ndim != 4:
         raise ValueError(f"test must be images (n, C, H, W); got shape {tuple(test.shape)}")
+    if guidance is not None and num_classes is None:
+        raise ValueError(
+            "guidance= needs class-conditional samples: pass num_classes= (a label-conditional flow)"
+        )
     device = test.device
     dim = math.prod(test.shape[1:])
     start = time.perf_counter()
@@ -116,7 +126,9 @@ def evaluate_images(
         for lo in range(0, n_samples, batch_size):
             m = min(batch_size, n_samples - lo)
             x0 = flow.path.sample_source((m, *test.shape[1:]), device=device, generator=generator)
-            cond: dict[str, Any] = {} if label is None else {"label": label[lo : lo + m]}
+            cond: dict[str, Any] = (
+                {} if label is None else {"label": label[lo : lo + m], "guidance": guidance}
+            )
             with torch.no_grad():
                 sol = flow.solve(x0, solver=solver, solver_options=solver_options, **cond)
             out.append(sol.x)
@@ -142,6 +154,7 @@ def evaluate_images(
         fd_classifier=None if classifier is None else fd_classifier(classifier, samples, test),
         guided_accuracy=guided_acc,
         guided_fd_classifier=guided_fd,
+        guidance=guidance,
         n_test=int(test.shape[0]),
         n_samples=n_samples,
         likelihood_seconds=lik_seconds,
