@@ -1,5 +1,6 @@
 """MeanFlow: the identity against finite differences and a closed form, r = t, the samplers, bad input."""
 
+import math
 import pytest
 import torch
 import torch.nn.functional as F
@@ -144,3 +145,24 @@ def test_meanflow_learns_a_one_step_gaussian_map() -> None:
     # Short training: loose bounds, but a sampler that ignored the jump (every point on m) would fail.
     torch.testing.assert_close(x.mean(0), m, atol=0.15, rtol=0)
     torch.testing.assert_close(x.std(0), torch.full((2,), 0.5), atol=0.2, rtol=0)
+
+
+@pytest.mark.parametrize(("time", "mu"), [("uniform", 0.0), ("logit_normal", 0.4), ("logit_normal", -1.0)])
+def test_time_draws_follow_their_distribution(time: str, mu: float) -> None:
+    """Kolmogorov-Smirnov against the closed-form CDF: uniform, or sigmoid of N(mu, 0.8^2)."""
+    objective = MeanFlow(ratio=0.5, time=time, mu=mu, sigma=0.8)  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    r, t = objective.sample_times(torch.zeros(20000, 2, dtype=torch.float64))
+    same = r == t
+    assert bool((r <= t).all()) and abs(float(same.double().mean()) - 0.5) < 0.02
+    a = torch.sort(r[same]).values  # the r = t draws are single draws, undistorted by sorting
+    if time == "uniform":
+        cdf = a
+    else:
+        logit = torch.log(a / (1 - a))
+        cdf = 0.5 * (1 + torch.erf((logit - mu) / (0.8 * math.sqrt(2))))
+    n = a.numel()
+    ks = float(torch.maximum(torch.arange(1, n + 1) / n - cdf, cdf - torch.arange(n) / n).max())
+    assert ks < 1.63 / math.sqrt(n)  # the 1% critical value
+    with pytest.raises(ValueError, match="time must be 'uniform' or 'logit_normal'"):
+        MeanFlow(time="beta")  # type: ignore[arg-type]
