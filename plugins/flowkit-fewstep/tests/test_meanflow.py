@@ -1,6 +1,7 @@
 """MeanFlow: the identity against finite differences and a closed form, r = t, the samplers, bad input."""
 
 import math
+
 import pytest
 import torch
 import torch.nn.functional as F
