@@ -84,7 +84,11 @@ class Scorer:
         self.ref, self.image_shape, self.classifier = ref, image_shape, classifier
 
     def __call__(self, x: Tensor) -> dict[str, float]:
-        out = {"energy": float(energy_distance(x, self.ref)), "w2": w2(x, self.ref)}
+        out = {
+            "energy": float(energy_distance(x, self.ref)),
+            "energy_u": float(energy_distance(x, self.ref, unbiased=True)),
+            "w2": w2(x, self.ref),
+        }
         if self.classifier is not None and self.image_shape is not None:
             from flowkit.images import fd_classifier
 
@@ -279,7 +283,9 @@ def markdown(results: list[dict[str, Any]], cfg: dict[str, Any], base: str = "ot
         )
         + f"; {cfg['pairs']} couplings by dopri5 (rtol = atol = 1e-5). 2-D: {cfg['eval']} samples against "
         f"{cfg['eval']} held-out points; digits: {cfg['eval']} samples against the 359 test images. "
-        "Energy: squared energy distance (V-statistic); W2 by exact OT; `fd_classifier`: Fréchet distance "
+        "Energy: squared energy distance, the V-statistic (biased upward by about "
+        "`(E|X - X'| + E|Y - Y'|) / n`: the noise floor below) and the unbiased U-statistic (energy U, "
+        "about 0 for equal distributions); W2 by exact OT; `fd_classifier`: Fréchet distance "
         "in the features of flowkit's small digit classifier (not FID). "
         "CPU only (no GPU in this run). Command: `python -m benchmarks.fewstep"
         + ("" if base == "ot-cfm" else f" --base {base}")
@@ -297,13 +303,13 @@ def markdown(results: list[dict[str, Any]], cfg: dict[str, Any], base: str = "ot
             "",
             f"The noise floor (a second held-out set of the same size): {floor}.",
             "",
-            "| model | sampler | NFE | energy | W2 |" + (" fd_classifier |" if fd else ""),
-            "|---|---|---:|---:|---:|" + ("---:|" if fd else ""),
+            "| model | sampler | NFE | energy | energy U | W2 |" + (" fd_classifier |" if fd else ""),
+            "|---|---|---:|---:|---:|---:|" + ("---:|" if fd else ""),
         ]
         for r in res["rows"]:
             lines.append(
-                f"| {r['model']} | {r['sampler']} | {r['nfe']} | {r['energy']:.4f} | {r['w2']:.3f} |"
-                + (f" {r['fd_classifier']:.2f} |" if fd else "")
+                f"| {r['model']} | {r['sampler']} | {r['nfe']} | {r['energy']:.4f} | {r['energy_u']:.4f} "
+                f"| {r['w2']:.3f} |" + (f" {r['fd_classifier']:.2f} |" if fd else "")
             )
         if "bits_per_dim" in res:
             lines += [
