@@ -26,15 +26,15 @@ PARTS = {
     "sampling": "B. sampling: dopri5, Euler, RK4 vs torchdiffeq",
     "coupling": "C. minibatch OT coupling vs torchcfm",
     "likelihood": "D. log-likelihood vs flow_matching",
-    "gradients": "I. gradient of the log-likelihood: direct vs adjoint vs flow_matching (issue 12)",
+    "gradients": "M. gradient of the log-likelihood: direct vs adjoint vs flow_matching (issue 12)",
     "paper": "E. OT vs VP vs VE at equal budget (the paper's comparisons)",
     "multistep": "H. error per NFE: Adams-Bashforth 2/3 vs one-step methods",
     "image_step": "I. image training step: U-Net vs hand-written, memory at batch 128 on 28x28",
     "images": "J. images on the CPU: digits U-Net vs MLP, short MNIST (minutes; not by default)",
     "gpu": "F. GPU: eager vs torch.compile vs CUDA graphs (needs CUDA; not in the default set)",
     "reliability": "G. what the boundary input checks and checkpoint integrity checks cost (issue 13)",
-    "posterior": "I. posterior estimation vs sbi's FMPE (Gaussian linear)",
-    "guidance": "J. classifier-free guidance on digits: class accuracy vs w",
+    "posterior": "K. posterior estimation vs sbi's FMPE (Gaussian linear)",
+    "guidance": "L. classifier-free guidance on digits: class accuracy vs w",
 }
 DEFAULT = [p for p in ORDER if p not in ("gpu", "images")]
 
