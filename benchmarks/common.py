@@ -535,6 +535,10 @@ ORDER = (
 )
 
 
+SEPARATE = ("fewstep", "fewstep_cfm", "mnist_cpu")
+"""Sections written by modules run on their own (``python -m benchmarks.fewstep``...), merged when present."""
+
+
 def write_summary(cfg: Config, env: dict[str, Any]) -> Path:
     """Merge every section present in ``cfg.out`` into ``summary.md`` and ``results.json``."""
     merged: dict[str, Any] = {"environment": env, "sections": {}}
@@ -546,7 +550,7 @@ def write_summary(cfg: Config, env: dict[str, Any]) -> Path:
         "Times are medians over interleaved repeats, IQR in brackets; ratios are medians of per-round "
         "ratios. Produced by `python -m benchmarks`; see `benchmarks/README.md`.\n",
     ]
-    for name in ORDER:
+    for name in (*ORDER, *SEPARATE):
         js, mdf = cfg.out / f"{name}.json", cfg.out / f"{name}.md"
         if js.exists():
             merged["sections"][name] = json.loads(js.read_text())
