@@ -270,7 +270,7 @@ def markdown(results: list[dict[str, Any]], cfg: dict[str, Any], base: str = "ot
     )
     mf = cfg["meanflow"]
     lines = [
-        f"## Few-step sampling: {title} (issue 14)",
+        f"## N. Few-step sampling: {title} (issue 14)",
         "",
         f"Every model trained by `flowkit.train` (AdamW, lr {cfg['lr']}, warm-up, gradient clipping 1.0, "
         "EMA 0.999; the EMA weights are evaluated), batch {cfg['batch']}. "

@@ -106,7 +106,7 @@ def guided(run: Path, n: int) -> list[dict[str, Any]]:
 def markdown(payload: dict[str, Any]) -> str:
     speed, ev, clf = payload["training"], payload["eval"], payload["eval"]["classifier"]
     lines = [
-        "## MNIST 28x28 on the CPU: the documented 30-minute run (issue 10)",
+        "## O. MNIST 28x28 on the CPU: the documented 30-minute run (issue 10)",
         "",
         f"`python -m benchmarks.mnist_cpu`: `flowkit train {' '.join(TRAIN)}`, then `flowkit eval` "
         "and guided samples. U-Net "

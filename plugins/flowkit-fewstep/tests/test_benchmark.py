@@ -30,6 +30,6 @@ def test_tiny_run_writes_tables_and_figures(tmp_path: Path) -> None:
     digits = payload["results"][1]
     assert all("fd_classifier" in r for r in digits["rows"])
     assert set(digits["bits_per_dim"]) == {"OT-CFM", "2-rectified"}
-    assert (tmp_path / "fewstep.md").read_text().startswith("## Few-step sampling")
+    assert (tmp_path / "fewstep.md").read_text().startswith("## N. Few-step sampling")
     for name in ("fewstep_quality_vs_nfe.png", "fewstep_samples.png"):
         assert (tmp_path / name).stat().st_size > 0
