@@ -66,10 +66,6 @@ def default_shape(cls: type, options: Mapping[str, Any] | None = None) -> tuple[
     raise ValueError(f"{_name(cls)} builds for none of the shapes tried; pass shape=. {'; '.join(errors)}")
 
 
-def _resolve(cls: type, shape: Shape | None, options: Mapping[str, Any] | None) -> tuple[int, ...]:
-    return tuple(shape) if shape is not None else default_shape(cls, options)
-
-
 def build_for_checks(
     cls: type,
     shape: Shape | None = None,
@@ -88,6 +84,20 @@ def build_for_checks(
                 with torch.no_grad():
                     param.normal_(0.0, 0.05)
     return model.to(device)
+
+
+def _setup(
+    cls: type,
+    shape: Shape | None,
+    options: Mapping[str, Any] | None,
+    device: Device,
+    seed: int,
+    num_classes: int | None = None,
+) -> tuple[nn.Module, tuple[int, ...], str, torch.Generator]:
+    """What every check starts from: the float64 model, the resolved shape, a name, a seeded generator."""
+    shape = tuple(shape) if shape is not None else default_shape(cls, options)
+    model = build_for_checks(cls, shape, options=options, num_classes=num_classes, device=device, seed=seed)
+    return model.double(), shape, _name(cls), generator(seed)
 
 
 @contextmanager
@@ -118,9 +128,8 @@ def check_model_shapes_and_dtypes(
     Raises:
         AssertionError: naming the batch size and dtype whose output is wrong.
     """
-    shape = _resolve(cls, shape, options)
-    model = build_for_checks(cls, shape, options=options, device=device, seed=seed).eval()  # as in sampling
-    name, gen = _name(cls), generator(seed)
+    model, shape, name, gen = _setup(cls, shape, options, device, seed)
+    model.eval()  # as in sampling
     for dtype in (torch.float32, torch.float64):
         m = model.to(dtype)
         for n in (1, 3):
@@ -156,9 +165,7 @@ def check_model_batch_independence(
     Raises:
         AssertionError: naming the sample whose output changed with another sample.
     """
-    shape = _resolve(cls, shape, options)
-    model = build_for_checks(cls, shape, options=options, device=device, seed=seed).double()
-    name, gen = _name(cls), generator(seed)
+    model, shape, name, gen = _setup(cls, shape, options, device, seed)
     n = 4
     x = randn((n, *shape), gen, device)
     t = _times(n, None, device).double()
@@ -201,9 +208,8 @@ def check_model_time_dependence(
     Raises:
         AssertionError: when ``model(0.1, x)`` equals ``model(0.9, x)``.
     """
-    shape = _resolve(cls, shape, options)
-    model = build_for_checks(cls, shape, options=options, device=device, seed=seed).double().eval()
-    name, gen = _name(cls), generator(seed)
+    model, shape, name, gen = _setup(cls, shape, options, device, seed)
+    model.eval()
     x = randn((3, *shape), gen, device)
     with torch.no_grad():
         early = model(_times(3, 0.1, device).double(), x)
@@ -231,12 +237,10 @@ def check_model_gradients(
     Raises:
         AssertionError: naming a parameter without a gradient or with a non-finite one.
     """
-    shape = _resolve(cls, shape, options)
     conditional = takes_classes(cls)
-    model = build_for_checks(
-        cls, shape, options=options, num_classes=3 if conditional else None, device=device, seed=seed
-    ).double()
-    name, gen = _name(cls), generator(seed)
+    model, shape, name, gen = _setup(
+        cls, shape, options, device, seed, num_classes=3 if conditional else None
+    )
     x = randn((4, *shape), gen, device)
     cond = {"label": torch.tensor([0, 1, 2, -1], device=device)} if conditional else {}
     model(_times(4, None, device).double(), x, **cond).square().mean().backward()
@@ -264,11 +268,8 @@ def check_model_label_conditioning(
     Raises:
         AssertionError: naming the labels whose outputs are equal, or the missing refusal.
     """
-    shape = _resolve(cls, shape, options)
-    name, gen = _name(cls), generator(seed)
-    model = (
-        build_for_checks(cls, shape, options=options, num_classes=3, device=device, seed=seed).double().eval()
-    )
+    model, shape, name, gen = _setup(cls, shape, options, device, seed, num_classes=3)
+    model.eval()
     x = randn((1, *shape), gen, device).expand(4, *shape).contiguous()
     with torch.no_grad():
         out = model(_times(4, 0.5, device).double(), x, label=torch.tensor([0, 1, 2, -1], device=device))
@@ -280,7 +281,7 @@ def check_model_label_conditioning(
                     f"{name}: labels {labels[i]} and {labels[j]} give the same output; the label does not "
                     "reach the network"
                 )
-    plain = build_for_checks(cls, shape, options=options, device=device, seed=seed).double()
+    plain, _, _, _ = _setup(cls, shape, options, device, seed)
     try:
         plain(_times(1, 0.5, device).double(), x[:1], label=torch.tensor([0], device=device))
     except TypeError:
