@@ -18,9 +18,12 @@ import flowkit
 from flowkit.metrics import energy_distance
 from flowkit.train import TrainConfig, train
 
+from .fewstep import FULL, settings
+
 
 def config(steps: int) -> TrainConfig:
-    return TrainConfig(steps=steps, batch_size=256, lr=2e-3, warmup_steps=100, progress=False, log_every=500)
+    """The benchmark's own training recipe (``benchmarks/fewstep.py``), so the sweep tunes what it runs."""
+    return settings(FULL, steps, None, seed=0)
 
 
 def main(argv: list[str]) -> int:
